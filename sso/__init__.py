@@ -1,0 +1,1 @@
+"""Multipass SSO: an identity hub that moves users between connected apps."""
