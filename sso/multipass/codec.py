@@ -51,7 +51,7 @@ _MIN_RAW = _IV_SIZE + _BLOCK + _MAC_SIZE
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 # Standard-alphabet characters mapped onto the URL-safe ones; "+" arrives as " " when a
 # token was put in a query string without encoding.
-_TO_URLSAFE = str.maketrans({"+": "-", "/": "_", " ": "-"})
+_DROP_AND_MAP = str.maketrans({"+": "-", "/": "_", " ": "-", "\n": None, "\r": None, "\t": None})
 
 Secret = str | bytes
 Now = datetime | float | int | None
@@ -61,6 +61,7 @@ Now = datetime | float | int | None
 class _Key:
     aes: bytes
     mac: bytes
+    cipher: algorithms.AES  # built once per secret, not per token
 
     @classmethod
     def from_secret(cls, secret: Secret) -> _Key:
@@ -68,7 +69,7 @@ class _Key:
         if not raw:
             raise ValueError("a Multipass secret must not be empty")
         material = hashlib.sha256(raw).digest()
-        return cls(aes=material[:16], mac=material[16:])
+        return cls(aes=material[:16], mac=material[16:], cipher=algorithms.AES(material[:16]))
 
 
 def _as_datetime(now: Now) -> datetime:
@@ -85,23 +86,29 @@ def parse_created_at(value: object) -> datetime:
     Accepts ISO 8601 with ``Z``, ``+hh:mm`` or ``-hh:mm``, with or without fractional
     seconds, and a naive time (read as UTC). Raises :class:`ValueError` otherwise.
     """
-    if not isinstance(value, str) or not 0 < len(value) <= 64:
-        raise ValueError("created_at must be a short ISO 8601 string")
-    parsed = datetime.fromisoformat(value.strip())
+    parsed = _parse_iso(value)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+def _parse_iso(value: object) -> datetime:
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        raise ValueError("created_at must be a short ISO 8601 string")
+    return datetime.fromisoformat(value.strip())
+
+
 def _b64decode(token: str | bytes) -> bytes:
+    if not isinstance(token, (str, bytes)):
+        raise ValueError("token is not a string")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise ValueError("token is too long")
     if isinstance(token, bytes):
         try:
             token = token.decode("ascii")
         except UnicodeDecodeError as err:
-            raise ValueError("token is not ASCII") from err
-    if not isinstance(token, str):
-        raise ValueError("token is not a string")
-    if len(token) > MAX_TOKEN_LENGTH:
-        raise ValueError("token is too long")
-    text = token.strip().replace("\n", "").replace("\r", "").translate(_TO_URLSAFE)
+            raise ValueError("token is not ASCII, hence not base64") from err
+    # Line breaks (wrapped or pasted tokens) are dropped wherever they are. Spaces are not
+    # stripped: a space is a "+" that a query string turned into one, even at either end.
+    text = token.translate(_DROP_AND_MAP)
     if not _TOKEN_CHARS.fullmatch(text):
         raise ValueError("token has characters outside base64")
     text = text.rstrip("=")
@@ -150,7 +157,9 @@ class MultipassCodec:
         elif isinstance(created_at, datetime):
             body["created_at"] = _as_datetime(created_at).isoformat()
         else:
-            parse_created_at(created_at)
+            parsed = _parse_iso(created_at)  # ValueError when unreadable
+            if parsed.tzinfo is None:  # naive in, explicit offset out
+                body["created_at"] = parsed.replace(tzinfo=UTC).isoformat()
         plaintext = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         return self._encrypt_from_parts(plaintext.encode("utf-8"), os.urandom(_IV_SIZE))
 
@@ -161,7 +170,7 @@ class MultipassCodec:
         key = self._keys[0]
         padder = padding.PKCS7(128).padder()
         padded = padder.update(plaintext) + padder.finalize()
-        encryptor = Cipher(algorithms.AES(key.aes), modes.CBC(iv)).encryptor()
+        encryptor = Cipher(key.cipher, modes.CBC(iv)).encryptor()
         signed = iv + encryptor.update(padded) + encryptor.finalize()
         mac = hmac.digest(key.mac, signed, "sha256")
         return base64.urlsafe_b64encode(signed + mac).decode("ascii")
@@ -233,13 +242,26 @@ class MultipassCodec:
             raise InvalidToken()
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"claims are not JSON: {name} is not a JSON value")
+
+
 def _decrypt_authenticated(key: _Key, signed: bytes) -> dict[str, Any]:
-    iv, ciphertext = signed[:_IV_SIZE], signed[_IV_SIZE:]
-    decryptor = Cipher(algorithms.AES(key.aes), modes.CBC(iv)).decryptor()
-    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    decryptor = Cipher(key.cipher, modes.CBC(signed[:_IV_SIZE])).decryptor()
+    padded = decryptor.update(signed[_IV_SIZE:]) + decryptor.finalize()
     unpadder = padding.PKCS7(128).unpadder()
-    plaintext = unpadder.update(padded) + unpadder.finalize()
-    claims = json.loads(plaintext.decode("utf-8"))  # UnicodeDecodeError/JSONDecodeError are ValueErrors
+    try:
+        plaintext = unpadder.update(padded) + unpadder.finalize()
+    except ValueError as err:
+        raise ValueError("bad padding") from err
+    try:
+        text = plaintext.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError("claims are not UTF-8") from err
+    try:
+        claims = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"claims are not JSON ({err.msg} at {err.pos})") from err
     if not isinstance(claims, dict):
         raise ValueError("claims are not a JSON object")
     return claims
