@@ -1,0 +1,488 @@
+"""Pairing the hub's users with an app's users: pure functions, no Flask, no database.
+
+Two accounts are paired when both systems hold one user with the same login and the same
+e-mail, compared after :func:`normalise`. Every user of either side lands in exactly one
+:class:`PairingRow`, whose status says what is wrong and whose hint says, in plain words,
+what to change in which system.
+
+The matching works on connected groups: two users belong to the same group when they share
+a normalised login or e-mail (on the same side or across). A group of one hub user and one
+app user is ``paired``, ``email_mismatch`` or ``login_mismatch``; a lone user is
+``missing_in_app`` or ``missing_in_hub``; anything larger is a ``conflict``. Groups are found
+through dict indexes on the normalised keys, so the work is linear in the number of users.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """The status of one row, in the order rows are listed (problems first)."""
+
+    CONFLICT = "conflict"
+    EMAIL_MISMATCH = "email_mismatch"
+    LOGIN_MISMATCH = "login_mismatch"
+    MISSING_IN_APP = "missing_in_app"
+    MISSING_IN_HUB = "missing_in_hub"
+    PAIRED = "paired"
+
+
+_RANK = {status: rank for rank, status in enumerate(Status)}
+_MISSING_IN_APP = _RANK[Status.MISSING_IN_APP]
+_MISSING_IN_HUB = _RANK[Status.MISSING_IN_HUB]
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryUser:
+    """One account as a directory reports it. ``ref`` is the source's own id, if any."""
+
+    login: str
+    email: str
+    name: str | None = None
+    active: bool = True
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PairingRow:
+    """One line of the pairing table.
+
+    ``hub`` and ``app`` keep the raw values as the systems hold them. ``group`` numbers the
+    rows of one conflict (1, 2, ...) so they can be shown together; it is ``None`` elsewhere.
+    """
+
+    status: Status
+    hub: DirectoryUser | None
+    app: DirectoryUser | None
+    hint: str
+    case_only_difference: bool = False
+    group: int | None = None
+
+    @property
+    def inactive(self) -> bool:
+        """True when the user is marked inactive on either side."""
+        return (self.hub is not None and not self.hub.active) or (self.app is not None and not self.app.active)
+
+    def to_dict(self) -> dict[str, object]:
+        """The row as plain JSON-ready data (``None`` where a side is absent)."""
+        hub, app = self.hub, self.app
+        return {
+            "status": str(self.status),
+            "hub_login": hub.login if hub else None,
+            "hub_email": hub.email if hub else None,
+            "hub_name": hub.name if hub else None,
+            "hub_active": hub.active if hub else None,
+            "app_login": app.login if app else None,
+            "app_email": app.email if app else None,
+            "app_name": app.name if app else None,
+            "app_active": app.active if app else None,
+            "app_ref": app.ref if app else None,
+            "case_only_difference": self.case_only_difference,
+            "inactive": self.inactive,
+            "group": self.group,
+            "hint": self.hint,
+        }
+
+
+def normalise(value: str | None) -> str:
+    """The form in which logins and e-mails are compared.
+
+    Surrounding white space (tabs, no-break spaces, ...) trimmed, Unicode NFC, case folded
+    (so ``ß``, ``ẞ`` and ``SS`` agree), then NFC again because case folding may decompose.
+    """
+    if not value:
+        return ""
+    value = value.strip()
+    if value.isascii():
+        return value.lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
+
+
+def counts(rows: Iterable[PairingRow]) -> dict[Status, int]:
+    """The number of rows per status; every status is present, zero included."""
+    result = dict.fromkeys(Status, 0)
+    for row in rows:
+        result[row.status] += 1
+    return result
+
+
+def match_users(
+    hub_users: Iterable[DirectoryUser],
+    app_users: Iterable[DirectoryUser],
+    *,
+    app_name: str = "the app",
+    hub_name: str = "the hub",
+) -> list[PairingRow]:
+    """Pair the hub's users with the app's users; see the module docstring for the rules.
+
+    Rows come problems first (in :class:`Status` order), then by normalised login and e-mail,
+    so the same input always gives the same table. ``app_name`` and ``hub_name`` are used in
+    the hints ("Change the e-mail of bob in the invoicing app ...").
+    """
+    return _Matcher(list(hub_users), list(app_users), app_name, hub_name).run()
+
+
+_Index = dict[str, list[int]]
+
+
+def _index(keys: Sequence[str]) -> _Index:
+    index: _Index = {}
+    for i, key in enumerate(keys):
+        if key:
+            bucket = index.get(key)
+            if bucket is None:
+                index[key] = [i]
+            else:
+                bucket.append(i)
+    return index
+
+
+def _solo(index: _Index, key: str) -> bool:
+    """True when no other user of that side shares ``key`` (empty keys link nobody)."""
+    return not key or len(index[key]) == 1
+
+
+def _only(index: _Index, key: str, i: int) -> bool:
+    """True when the other side holds nobody under ``key`` but user ``i``."""
+    if not key:
+        return True
+    bucket = index.get(key)
+    return bucket is None or (len(bucket) == 1 and bucket[0] == i)
+
+
+_HUB, _APP = 0, 1
+
+
+class _Matcher:
+    """One run of :func:`match_users`; holds the indexes so the helpers stay short."""
+
+    def __init__(self, hub: list[DirectoryUser], app: list[DirectoryUser], app_name: str, hub_name: str) -> None:
+        self.users = (hub, app)
+        self.names = (hub_name, app_name)
+        self.logins = ([normalise(u.login) for u in hub], [normalise(u.login) for u in app])
+        self.emails = ([normalise(u.email) for u in hub], [normalise(u.email) for u in app])
+        self.by_login = (_index(self.logins[_HUB]), _index(self.logins[_APP]))
+        self.by_email = (_index(self.emails[_HUB]), _index(self.emails[_APP]))
+        self._first_cache: dict[tuple[int, int, str], int] = {}
+
+    # -- classification ------------------------------------------------------------------
+
+    def run(self) -> list[PairingRow]:
+        hub, app = self.users
+        hub_login, app_login = self.logins
+        hub_email, app_email = self.emails
+        hub_by_login, app_by_login = self.by_login
+        hub_by_email, app_by_email = self.by_email
+        keyed: list[tuple[tuple[object, ...], PairingRow]] = []
+        app_done = bytearray(len(app))
+        conflicted: list[tuple[int, int]] = []
+
+        for i, user in enumerate(hub):
+            login, email = hub_login[i], hub_email[i]
+            if not (_solo(hub_by_login, login) and _solo(hub_by_email, email)):
+                conflicted.append((_HUB, i))
+                continue
+            by_login = app_by_login.get(login) if login else None
+            by_email = app_by_email.get(email) if email else None
+            if (by_login and len(by_login) > 1) or (by_email and len(by_email) > 1):
+                conflicted.append((_HUB, i))
+                continue
+            j = by_login[0] if by_login else (by_email[0] if by_email else None)
+            if by_login and by_email and by_login[0] != by_email[0]:
+                conflicted.append((_HUB, i))
+                continue
+            if j is None:
+                keyed.append((self._key(_HUB, i, _MISSING_IN_APP), self._missing(Status.MISSING_IN_APP, user, None)))
+                continue
+            j_login, j_email = app_login[j], app_email[j]
+            if not (
+                _solo(app_by_login, j_login)
+                and _solo(app_by_email, j_email)
+                and _only(hub_by_login, j_login, i)
+                and _only(hub_by_email, j_email, i)
+            ):
+                conflicted.append((_HUB, i))
+                continue
+            app_done[j] = 1
+            row = self._pair(i, j)
+            keyed.append((self._key(_HUB, i, _RANK[row.status]), row))
+
+        for j, user in enumerate(app):
+            if app_done[j]:
+                continue
+            login, email = app_login[j], app_email[j]
+            if (
+                _solo(app_by_login, login)
+                and _solo(app_by_email, email)
+                and (not login or login not in hub_by_login)
+                and (not email or email not in hub_by_email)
+            ):
+                keyed.append((self._key(_APP, j, _MISSING_IN_HUB), self._missing(Status.MISSING_IN_HUB, None, user)))
+            else:
+                conflicted.append((_APP, j))
+
+        keyed.extend(self._conflicts(conflicted))
+        keyed.sort(key=lambda item: item[0])
+        return self._number_groups(keyed)
+
+    def _key(self, side: int, i: int, rank: int = 0) -> tuple[object, ...]:
+        user = self.users[side][i]
+        return (rank, self.logins[side][i], self.emails[side][i], user.login, user.email, side, str(user.ref or ""))
+
+    # -- rows of one or two users --------------------------------------------------------
+
+    def _pair(self, i: int, j: int) -> PairingRow:
+        hub_user, app_user = self.users[_HUB][i], self.users[_APP][j]
+        same_login = self.logins[_HUB][i] == self.logins[_APP][j] and bool(self.logins[_HUB][i])
+        same_email = self.emails[_HUB][i] == self.emails[_APP][j] and bool(self.emails[_HUB][i])
+        case_only = (same_login and hub_user.login != app_user.login) or (
+            same_email and hub_user.email != app_user.email
+        )
+        hub_name, app_name = self.names
+        if same_login and same_email:
+            status = Status.PAIRED
+            hint = "Paired: nothing to fix."
+            if case_only:
+                hint = "Paired. " + _case_note(hub_user, app_user, hub_name, app_name)
+        elif same_login:
+            status = Status.EMAIL_MISMATCH
+            hint = (
+                f"Change the e-mail of {_show(app_user.login)} in {app_name} to {_show(hub_user.email)}, "
+                f"or change it in {hub_name} to {_show(app_user.email)}."
+            )
+        else:
+            status = Status.LOGIN_MISMATCH
+            hint = (
+                f"Change the login {_show(app_user.login)} in {app_name} to {_show(hub_user.login)}, "
+                f"or change the login {_show(hub_user.login)} in {hub_name} to {_show(app_user.login)} "
+                f"(both have the e-mail {_show(hub_user.email)})."
+            )
+        hint += _inactive_note(hub_user, app_user, hub_name, app_name)
+        hint += _blank_note(hub_user, self.names) or _blank_note(app_user, self.names)
+        return PairingRow(status, hub_user, app_user, hint, case_only)
+
+    def _missing(self, status: Status, hub_user: DirectoryUser | None, app_user: DirectoryUser | None) -> PairingRow:
+        hub_name, app_name = self.names
+        if hub_user is not None:
+            hint = (
+                f"Create {_who(hub_user)} in {app_name} with the same login and e-mail, "
+                f"or leave it if this person should not use {app_name}."
+            )
+        else:
+            assert app_user is not None
+            hint = (
+                f"Create {_who(app_user)} in {hub_name} with the same login and e-mail, "
+                f"or remove the account from {app_name} if this person should not switch."
+            )
+        if not (hub_user or app_user).active:  # type: ignore[union-attr]
+            hint += " This account is inactive; it may not need fixing."
+        return PairingRow(status, hub_user, app_user, hint + _blank_note(hub_user or app_user, self.names))
+
+    # -- conflicts -----------------------------------------------------------------------
+
+    def _conflicts(self, conflicted: list[tuple[int, int]]) -> list[tuple[tuple[object, ...], PairingRow]]:
+        """Split the conflicted users into connected groups and lay each group out as rows."""
+        seen: set[tuple[int, int]] = set()
+        seen_keys: set[tuple[int, str]] = set()
+        out: list[tuple[tuple[object, ...], PairingRow]] = []
+        for start in conflicted:
+            if start in seen:
+                continue
+            members: list[tuple[int, int]] = []
+            queue = deque([start])
+            seen.add(start)
+            while queue:
+                side, i = queue.popleft()
+                members.append((side, i))
+                for kind, key in ((0, self.logins[side][i]), (1, self.emails[side][i])):
+                    if not key or (kind, key) in seen_keys:
+                        continue
+                    seen_keys.add((kind, key))
+                    indexes = self.by_login if kind == 0 else self.by_email
+                    for other_side in (_HUB, _APP):
+                        for k in indexes[other_side].get(key, ()):
+                            if (other_side, k) not in seen:
+                                seen.add((other_side, k))
+                                queue.append((other_side, k))
+            out.extend(self._group_rows(members))
+        return out
+
+    def _group_rows(self, members: list[tuple[int, int]]) -> list[tuple[tuple[object, ...], PairingRow]]:
+        """Rows of one conflict group: best candidates side by side, the rest alone."""
+        hubs = sorted((i for side, i in members if side == _HUB), key=lambda i: self._key(_HUB, i))
+        apps = sorted((j for side, j in members if side == _APP), key=lambda j: self._key(_APP, j))
+        # Local indexes built from the sorted members, so the layout does not depend on input order.
+        by_pair: dict[tuple[str, str], list[int]] = {}
+        by_login: _Index = {}
+        by_email: _Index = {}
+        for j in apps:
+            login, email = self.logins[_APP][j], self.emails[_APP][j]
+            by_pair.setdefault((login, email), []).append(j)
+            by_login.setdefault(login, []).append(j)
+            by_email.setdefault(email, []).append(j)
+        taken: set[int] = set()
+        cursors: dict[tuple[int, object], int] = {}
+
+        def take(kind: int, key: object, bucket: Sequence[int] | None) -> int | None:
+            # Cursor per key: each bucket is walked once in all, so the group stays linear.
+            if not bucket:
+                return None
+            pos = cursors.get((kind, key), 0)
+            while pos < len(bucket) and bucket[pos] in taken:
+                pos += 1
+            cursors[(kind, key)] = pos
+            return bucket[pos] if pos < len(bucket) else None
+
+        partner: dict[int, int] = {}
+        for kind in (2, 0, 1):  # full matches first, then same login, then same e-mail
+            for i in hubs:
+                if i in partner:
+                    continue
+                login, email = self.logins[_HUB][i], self.emails[_HUB][i]
+                if kind == 2:
+                    j = take(2, (login, email), by_pair.get((login, email)) if login and email else None)
+                elif kind == 0:
+                    j = take(0, login, by_login.get(login) if login else None)
+                else:
+                    j = take(1, email, by_email.get(email) if email else None)
+                if j is not None:
+                    partner[i] = j
+                    taken.add(j)
+
+        rows: list[tuple[int | None, int | None]] = [(i, partner.get(i)) for i in hubs]
+        rows += [(None, j) for j in apps if j not in taken]
+        first_key = self._key(_HUB, hubs[0]) if hubs else self._key(_APP, apps[0])
+        out = []
+        for position, (i, j) in enumerate(rows):
+            hub_user = self.users[_HUB][i] if i is not None else None
+            app_user = self.users[_APP][j] if j is not None else None
+            case_only = False
+            if i is not None and j is not None:
+                case_only = (
+                    self.logins[_HUB][i] == self.logins[_APP][j] and hub_user.login != app_user.login  # type: ignore[union-attr]
+                ) or (self.emails[_HUB][i] == self.emails[_APP][j] and hub_user.email != app_user.email)  # type: ignore[union-attr]
+            hint = self._conflict_hint(i, j, len(rows))
+            row = PairingRow(Status.CONFLICT, hub_user, app_user, hint, case_only, group=0)
+            out.append(((_RANK[Status.CONFLICT], first_key, position), row))
+        return out
+
+    def _conflict_hint(self, i: int | None, j: int | None, group_size: int) -> str:
+        reasons: list[str] = []
+        for side, k in ((_HUB, i), (_APP, j)):
+            if k is None:
+                continue
+            user, place = self.users[side][k], self.names[side]
+            other, other_place = 1 - side, self.names[1 - side]
+            n = len(self.by_login[side][self.logins[side][k]]) if self.logins[side][k] else 1
+            if n > 1:
+                reasons.append(f"{n} accounts in {place} have the login {_show(user.login)}")
+            n = len(self.by_email[side][self.emails[side][k]]) if self.emails[side][k] else 1
+            if n > 1:
+                reasons.append(f"{n} accounts in {place} have the e-mail {_show(user.email)}")
+            login_match = self.by_login[other].get(self.logins[side][k]) if self.logins[side][k] else None
+            email_match = self.by_email[other].get(self.emails[side][k]) if self.emails[side][k] else None
+            if login_match and email_match and set(login_match) != set(email_match):
+                a = self.users[other][self._first(other, 0, self.logins[side][k], login_match)]
+                b = self.users[other][self._first(other, 1, self.emails[side][k], email_match)]
+                reasons.append(
+                    f"in {other_place} the login {_show(user.login)} belongs to {_show(a.login)} "
+                    f"({_show(a.email)}) but the e-mail {_show(user.email)} belongs to {_show(b.login)}"
+                )
+        seen: set[str] = set()
+        unique = [r for r in reasons if not (r in seen or seen.add(r))]  # type: ignore[func-returns-value]
+        hub_name, app_name = self.names
+        if unique:
+            text = "Conflict: " + "; ".join(unique[:3]) + "."
+        else:
+            text = "Conflict: " + self._link_note(i, j, group_size) + "."
+        text += (
+            f" Give each person one login and one e-mail, unique and the same in {hub_name} and {app_name}."
+        )
+        users = [u for u in (self.users[_HUB][i] if i is not None else None, self.users[_APP][j] if j is not None else None) if u]
+        if any(not u.active for u in users):
+            text += " An inactive account is involved; it may be the one to remove."
+        return text
+
+    def _first(self, side: int, kind: int, key: str, bucket: list[int]) -> int:
+        """The first user of a bucket in table order (cached: big buckets are shared by many rows)."""
+        cache = self._first_cache
+        found = cache.get((side, kind, key))
+        if found is None:
+            found = cache[(side, kind, key)] = min(bucket, key=lambda k: self._key(side, k))
+        return found
+
+    def _link_note(self, i: int | None, j: int | None, group_size: int) -> str:
+        """Why a user with no conflict of its own is in a conflict group: who it is linked to."""
+        side, k = (_HUB, i) if i is not None else (_APP, j)
+        assert k is not None
+        user, other = self.users[side][k], 1 - side
+        for field, keys, indexes in (("login", self.logins, self.by_login), ("e-mail", self.emails, self.by_email)):
+            key = keys[side][k]
+            bucket = indexes[other].get(key) if key else None
+            if bucket:
+                match = self.users[other][self._first(other, 0 if field == "login" else 1, key, bucket)]
+                value = user.login if field == "login" else user.email
+                return (
+                    f"the {field} {_show(value)} matches {_show(match.login)} in {self.names[other]}, "
+                    f"which is linked to other accounts too ({group_size} rows in this group)"
+                )
+        return f"this account shares a login or e-mail with accounts in conflict ({group_size} rows in this group)"
+
+    @staticmethod
+    def _number_groups(keyed: list[tuple[tuple[object, ...], PairingRow]]) -> list[PairingRow]:
+        """The rows in order, conflict groups numbered 1, 2, ... as they appear."""
+        out: list[PairingRow] = []
+        group, current = 0, None
+        for key, row in keyed:
+            if row.status is Status.CONFLICT:
+                if key[1] != current:
+                    group, current = group + 1, key[1]
+                row = replace(row, group=group)
+            out.append(row)
+        return out
+
+
+def _show(value: str | None, limit: int = 60) -> str:
+    """A value fit for a hint: control characters escaped, long values shortened."""
+    if value is None or value == "":
+        return "(empty)"
+    if not value.isprintable():
+        value = "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return value
+
+
+def _who(user: DirectoryUser) -> str:
+    return f"{_show(user.login)} ({_show(user.email)})"
+
+
+def _case_note(hub: DirectoryUser, app: DirectoryUser, hub_name: str, app_name: str) -> str:
+    parts = []
+    if hub.login != app.login:
+        parts.append(f"the login is {_show(repr(hub.login))} in {hub_name} and {_show(repr(app.login))} in {app_name}")
+    if hub.email != app.email:
+        parts.append(f"the e-mail is {_show(repr(hub.email))} in {hub_name} and {_show(repr(app.email))} in {app_name}")
+    return (
+        "Only letter case or surrounding spaces differ: "
+        + "; ".join(parts)
+        + ". You may align them, but nothing needs fixing."
+    )
+
+
+def _inactive_note(hub: DirectoryUser, app: DirectoryUser, hub_name: str, app_name: str) -> str:
+    where = [name for user, name in ((hub, hub_name), (app, app_name)) if not user.active]
+    if not where:
+        return ""
+    return f" The account is inactive in {' and '.join(where)}."
+
+
+def _blank_note(user: DirectoryUser | None, names: tuple[str, str]) -> str:
+    if user is None or (normalise(user.login) and normalise(user.email)):
+        return ""
+    return " Its login or e-mail is empty: fill it in first."
