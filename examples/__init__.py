@@ -1,0 +1,1 @@
+"""Example applications that use Multipass SSO's public API (see ``examples/invoicing``)."""

@@ -1,0 +1,23 @@
+"""The app's own database: one unbound ``SQLAlchemy()`` (not the hub's), bound in :func:`init_app`."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the invoicing models."""
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def init_app(app: Flask) -> None:
+    """Bind the database to ``app`` and create the tables (an example app needs no migrations)."""
+    db.init_app(app)
+    from . import models  # noqa: F401  (registers the tables)
+
+    with app.app_context():
+        db.create_all()

@@ -1,0 +1,135 @@
+"""HTTP layer of the SCIM directory: bearer auth, then the pure protocol functions."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import UTC
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Flask, Response, current_app, request, url_for
+from sqlalchemy.exc import IntegrityError
+
+from ..db import db
+from ..matching import normalise
+from ..models import Account
+from .protocol import (
+    CONTENT_TYPE,
+    ScimError,
+    list_response,
+    parse_filter,
+    parse_new_user,
+    parse_paging,
+    user_resource,
+)
+
+bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+MAX_BODY = 64 * 1024
+
+
+def init_app(app: Flask) -> None:
+    """Register the directory; it uses bearer tokens, so it is exempt from CSRF."""
+    csrf = app.extensions["csrf"]
+    csrf.exempt(bp)
+    app.register_blueprint(bp)
+
+
+def error_response(status: int, detail: str) -> Response:
+    """An HTTP error (404, 405, 413, ...) in SCIM's JSON format."""
+    return _json(ScimError(status, detail).to_json(), status)
+
+
+def _json(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=CONTENT_TYPE)
+    response.headers["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+@bp.errorhandler(ScimError)
+def _scim_error(err: ScimError) -> Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="scim"'} if err.status == 401 else None
+    return _json(err.to_json(), err.status, headers)
+
+
+@bp.before_request
+def _authenticate() -> None:
+    expected = current_app.config["SCIM_TOKEN"]
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    # compare_digest: the time taken does not tell how much of the token was right.
+    if (
+        not expected
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(given.strip().encode("utf-8"), expected.encode("utf-8"))
+    ):
+        raise ScimError(401, "A valid bearer token is required")
+
+
+def _resource(account: Account) -> dict[str, Any]:
+    created = account.created_at
+    if created.tzinfo is None:  # SQLite returns naive datetimes; they were stored in UTC
+        created = created.replace(tzinfo=UTC)
+    return user_resource(
+        id=account.id,
+        login=account.login,
+        email=account.email,
+        name=account.name,
+        active=account.active,
+        created=created,
+        location=url_for("scim.get_user", user_id=str(account.id), _external=True),
+    )
+
+
+@bp.get("/Users")
+def list_users() -> Response:
+    """A page of users in id order, optionally filtered; totalResults counted in SQL."""
+    paging = parse_paging(request.args)
+    wanted = parse_filter(request.args.get("filter"))
+    where: list[sa.ColumnElement[bool]] = []
+    if wanted is not None:
+        column = Account.login_key if wanted.attribute == "userName" else Account.email_key
+        where.append(column == normalise(wanted.value))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Account).where(*where)) or 0
+    accounts = db.session.scalars(
+        sa.select(Account).where(*where).order_by(Account.id).offset(paging.offset).limit(paging.count)
+    ).all() if paging.count else []
+    return _json(list_response([_resource(a) for a in accounts], total, paging.start_index))
+
+
+@bp.get("/Users/<user_id>")
+def get_user(user_id: str) -> Response:
+    """One user by its SCIM id; 404 in SCIM's format when there is none."""
+    account = db.session.get(Account, int(user_id)) if user_id.isdigit() and len(user_id) < 10 else None
+    if account is None:
+        raise ScimError(404, f"No user with id {user_id[:40]!r}")
+    return _json(_resource(account))
+
+
+@bp.post("/Users")
+def create_user() -> Response:
+    """Create a user: 201 with the resource and Location; 409 ``uniqueness`` on a taken login/e-mail."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ScimError(413, "The request body is too large")
+    try:
+        body = json.loads(request.get_data(cache=False, as_text=False) or b"null")
+    except (ValueError, RecursionError) as err:
+        raise ScimError(400, "The body is not valid JSON", "invalidValue") from err
+    new = parse_new_user(body)
+    for column, value, label in (
+        (Account.login_key, new.login, "userName"),
+        (Account.email_key, new.email, "e-mail"),
+    ):
+        if db.session.scalar(sa.select(Account.id).where(column == normalise(value))) is not None:
+            raise ScimError(409, f"A user with this {label} already exists", "uniqueness")
+    account = Account.new(new.login, new.email, new.name, active=new.active)
+    db.session.add(account)
+    try:
+        db.session.commit()
+    except IntegrityError as err:  # created by someone else in the meantime
+        db.session.rollback()
+        raise ScimError(409, "A user with this userName or e-mail already exists", "uniqueness") from err
+    resource = _resource(account)
+    return _json(resource, 201, {"Location": resource["meta"]["location"]})

@@ -1,0 +1,67 @@
+"""safe_return_to: only this app's own paths survive (PROTOCOL.md pitfall 7)."""
+
+from __future__ import annotations
+
+import pytest
+
+from examples.invoicing.redirects import safe_return_to
+
+OWN = "http://127.0.0.1:5001/"
+
+HOSTILE = [
+    "//evil.example",
+    "//evil.example/invoices",
+    "////evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "https:\\evil.example",
+    "https:\\\\evil.example",
+    "/%09/evil.example",
+    "/%2F/evil.example",
+    "/%5Cevil.example",
+    "/%252F/evil.example",
+    "/\t/evil.example",
+    "/invoices\r\nLocation: http://evil.example",
+    "/invoices%0d%0aSet-Cookie:x=1",
+    "/ /evil.example",
+    "user@evil.example",
+    "http://user@127.0.0.1:5001/",
+    "http://127.0.0.1:5001@evil.example/",
+    "https://evil.example/",
+    "http://127.0.0.1:5002/invoices",
+    "https://127.0.0.1:5001/invoices",
+    "http://127.0.0.1.evil.example:5001/",
+    "javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "evil.example",
+    "invoices",
+    "",
+    "/" + "a" * 3000,
+    None,
+    42,
+    ["/invoices"],
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_targets_are_refused(value: object) -> None:
+    assert safe_return_to(value, OWN) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("/", "/"),
+        ("/invoices", "/invoices"),
+        ("/invoices/new?client=Acme%20Ltd#top", "/invoices/new?client=Acme%20Ltd#top"),
+        ("http://127.0.0.1:5001/invoices?page=2", "/invoices?page=2"),
+        ("HTTP://127.0.0.1:5001", "/"),
+    ],
+)
+def test_own_paths_are_kept(value: str, expected: str) -> None:
+    assert safe_return_to(value, OWN) == expected
+
+
+def test_default_ports_are_the_same_origin() -> None:
+    assert safe_return_to("https://invoices.example:443/x", "https://invoices.example/") == "/x"
+    assert safe_return_to("http://invoices.example/x", "https://invoices.example/") is None
