@@ -11,7 +11,8 @@ import time
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from .db import db
 from .matching import normalise
@@ -101,20 +102,18 @@ def bulk_users(app: Flask, count: int) -> int:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Create the demo accounts and sample invoices (idempotent)."""
-    from flask import current_app
-
     accounts, invoices = seed_demo(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(f"Demo data: {accounts} account(s) and {invoices} invoice(s) added.")
 
 
 @click.command("bulk-users")
+@with_appcontext
 @click.argument("count", type=click.IntRange(0, 9_999_999))
 def bulk_users_command(count: int) -> None:
     """Create COUNT synthetic users user000001.. for the pairing benchmark."""
-    from flask import current_app
-
     started = time.perf_counter()
     inserted = bulk_users(current_app._get_current_object(), count)  # type: ignore[attr-defined]
     click.echo(f"{inserted} user(s) added in {time.perf_counter() - started:.1f} s.")
