@@ -57,11 +57,10 @@ Secret = str | bytes
 Now = datetime | float | int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)  # no key material in reprs
 class _Key:
-    aes: bytes
-    mac: bytes
     cipher: algorithms.AES  # built once per secret, not per token
+    hmac_base: hmac.HMAC  # keyed HMAC-SHA256 state, copied per token (skips the key setup)
 
     @classmethod
     def from_secret(cls, secret: Secret) -> _Key:
@@ -69,7 +68,16 @@ class _Key:
         if not raw:
             raise ValueError("a Multipass secret must not be empty")
         material = hashlib.sha256(raw).digest()
-        return cls(aes=material[:16], mac=material[16:], cipher=algorithms.AES(material[:16]))
+        return cls(
+            cipher=algorithms.AES(material[:16]),
+            hmac_base=hmac.new(material[16:], digestmod="sha256"),
+        )
+
+    def sign(self, data: bytes) -> bytes:
+        """HMAC-SHA256 of ``data`` under this key's MAC half."""
+        state = self.hmac_base.copy()
+        state.update(data)
+        return state.digest()
 
 
 def _as_datetime(now: Now) -> datetime:
@@ -106,11 +114,13 @@ def _b64decode(token: str | bytes) -> bytes:
             token = token.decode("ascii")
         except UnicodeDecodeError as err:
             raise ValueError("token is not ASCII, hence not base64") from err
-    # Line breaks (wrapped or pasted tokens) are dropped wherever they are. Spaces are not
-    # stripped: a space is a "+" that a query string turned into one, even at either end.
-    text = token.translate(_DROP_AND_MAP)
-    if not _TOKEN_CHARS.fullmatch(text):
-        raise ValueError("token has characters outside base64")
+    text = token
+    if not _TOKEN_CHARS.fullmatch(text):  # the common case skips the (slow) translate
+        # Line breaks (wrapped or pasted tokens) are dropped wherever they are. Spaces are not
+        # stripped: a space is a "+" that a query string turned into one, even at either end.
+        text = token.translate(_DROP_AND_MAP)
+        if not _TOKEN_CHARS.fullmatch(text):
+            raise ValueError("token has characters outside base64")
     text = text.rstrip("=")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -140,8 +150,20 @@ class MultipassCodec:
         if max_age <= 0 or leeway < 0:
             raise ValueError("max_age must be positive and leeway not negative")
         self._keys = keys
-        self.max_age = max_age
-        self.leeway = leeway
+        self._max_age = max_age
+        self._leeway = leeway
+        self._max_age_delta = timedelta(seconds=max_age)
+        self._leeway_delta = timedelta(seconds=leeway)
+
+    @property
+    def max_age(self) -> float:
+        """Default maximum age in seconds (read-only; pass ``max_age`` per call to override)."""
+        return self._max_age
+
+    @property
+    def leeway(self) -> float:
+        """Default seconds a ``created_at`` may lie ahead of ``now`` (read-only)."""
+        return self._leeway
 
     # -- encoding -------------------------------------------------------------------
 
@@ -172,7 +194,7 @@ class MultipassCodec:
         padded = padder.update(plaintext) + padder.finalize()
         encryptor = Cipher(key.cipher, modes.CBC(iv)).encryptor()
         signed = iv + encryptor.update(padded) + encryptor.finalize()
-        mac = hmac.digest(key.mac, signed, "sha256")
+        mac = key.sign(signed)
         return base64.urlsafe_b64encode(signed + mac).decode("ascii")
 
     # -- decoding -------------------------------------------------------------------
@@ -224,26 +246,30 @@ class MultipassCodec:
     def _key_for(self, signed: bytes, mac: bytes) -> _Key | None:
         found = None
         for key in self._keys:  # try every key so the time does not depend on which matched
-            if hmac.compare_digest(hmac.digest(key.mac, signed, "sha256"), mac) and found is None:
+            if hmac.compare_digest(key.sign(signed), mac) and found is None:
                 found = key
         return found
 
     def _check_age(
         self, created_at: datetime, now: datetime, max_age: float | None, leeway: float | None
     ) -> None:
-        max_age = self.max_age if max_age is None else max_age
-        leeway = self.leeway if leeway is None else leeway
+        oldest = self._max_age_delta if max_age is None else timedelta(seconds=max_age)
+        ahead = self._leeway_delta if leeway is None else timedelta(seconds=leeway)
         age = now - created_at
-        if age > timedelta(seconds=max_age):
-            log.info("Multipass token refused: expired %s ago", age - timedelta(seconds=max_age))
+        if age > oldest:
+            log.info("Multipass token refused: expired %s ago", age - oldest)
             raise ExpiredToken()
-        if -age > timedelta(seconds=leeway):
+        if -age > ahead:
             log.info("Multipass token refused: created_at %s in the future", -age)
             raise InvalidToken()
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"claims are not JSON: {name} is not a JSON value")
+
+
+# Built once: json.loads(..., parse_constant=...) would build a decoder per call.
+_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _decrypt_authenticated(key: _Key, signed: bytes) -> dict[str, Any]:
@@ -259,7 +285,7 @@ def _decrypt_authenticated(key: _Key, signed: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as err:
         raise ValueError("claims are not UTF-8") from err
     try:
-        claims = json.loads(text, parse_constant=_reject_constant)
+        claims = _JSON_DECODER.decode(text)
     except json.JSONDecodeError as err:
         raise ValueError(f"claims are not JSON ({err.msg} at {err.pos})") from err
     if not isinstance(claims, dict):

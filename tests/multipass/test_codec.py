@@ -31,6 +31,9 @@ def test_defaults_are_shopifys_15_minutes_and_60_s_leeway() -> None:
     assert (DEFAULT_MAX_AGE, DEFAULT_LEEWAY) == (900, 60)
     codec = MultipassCodec(SECRET)
     assert (codec.max_age, codec.leeway) == (900, 60)
+    with pytest.raises(AttributeError):  # read-only: a change would bypass the checks in __init__
+        codec.max_age = -1  # type: ignore[misc]
+    assert SECRET not in repr(codec._keys) and "codec secret" not in repr(vars(codec) if hasattr(codec, "__dict__") else codec)
 
 
 def test_expiry_boundary_at_plus_minus_one_second(codec: MultipassCodec) -> None:
