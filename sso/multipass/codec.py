@@ -50,7 +50,7 @@ _BLOCK = 16
 _MIN_RAW = _IV_SIZE + _BLOCK + _MAC_SIZE
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 # Standard-alphabet characters mapped onto the URL-safe ones; "+" arrives as " " when a
-# token was put in a query string without encoding.
+# token was put in a query string without encoding; line breaks are dropped.
 _DROP_AND_MAP = str.maketrans({"+": "-", "/": "_", " ": "-", "\n": None, "\r": None, "\t": None})
 
 Secret = str | bytes

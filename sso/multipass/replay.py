@@ -110,7 +110,7 @@ class SqlReplayStore:
 
 
 class RedisReplayStore:
-    """Redis store: ``SET key 1 NX PXAT expires_at``. Shared by every client of the server."""
+    """Redis store: ``SET key 1 NX PX <ms until expires_at>``. Shared by every client of the server."""
 
     shared = True
 
