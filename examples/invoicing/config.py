@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -120,11 +121,21 @@ def _instance_secret_key(instance_path: str) -> str:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            return path.read_text(encoding="ascii").strip()
+            return _read_key(path)
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(secrets.token_urlsafe(48))
-        return path.read_text(encoding="ascii").strip()
+        return _read_key(path)
     except OSError as err:
         raise ConfigError(
             f"{PREFIX}SECRET_KEY is not set and {path} cannot be used to keep a generated one: {err}"
         ) from err
+
+
+def _read_key(path: Path) -> str:
+    # Another worker may have created the file a moment ago and not written it yet.
+    for _ in range(50):
+        key = path.read_text(encoding="ascii").strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    raise ConfigError(f"{PREFIX}SECRET_KEY is not set and {path} is empty: delete it or set the variable")
