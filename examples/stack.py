@@ -1,0 +1,234 @@
+"""Provision and run the whole demo stack: the hub and the reference invoicing app, wired.
+
+Used by ``make run`` (through :mod:`examples.demo`) on ports 5000/5001, and by the
+end-to-end and multi-instance tests on free loopback ports. Everything goes through the
+public command lines (``flask --app wsgi ...``), exactly as IT would do it by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from cryptography.fernet import Fernet
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+#: Demo users of the hub: (login, e-mail, name, admin). The invoicing app's demo data
+#: mirrors them with deliberate trouble (see examples/invoicing): bob has another e-mail
+#: there, carol is "caroline" there, dave is missing there, frank exists only there.
+HUB_USERS: tuple[tuple[str, str, str, bool], ...] = (
+    ("admin", "admin@example.com", "Ada Admin", True),
+    ("ann", "ann@example.com", "Ann Archer", False),
+    ("bob", "bob@example.com", "Bob Baker", False),
+    ("carol", "carol@example.com", "Carol Cooper", False),
+    ("dave", "dave@example.com", "Dave Dunn", False),
+    ("erin", "erin@example.com", "Erin Evans", False),
+)
+APP_SLUG = "invoices"
+
+
+class StackError(RuntimeError):
+    """A step of provisioning or start-up failed; the message says which."""
+
+
+@dataclass
+class Stack:
+    """The hub and the invoicing app, on their own databases under ``workdir``."""
+
+    workdir: Path
+    hub_port: int = 5000
+    app_port: int = 5001
+    password: str = "demo-password"
+    hub_database_url: str | None = None
+    app_database_url: str | None = None
+    redis_url: str | None = None
+    multipass_max_age: int | None = None
+    hub_workers: int = 1
+    quiet: bool = True
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    scim_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    # -- addresses ------------------------------------------------------------------
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://{HOST}:{self.hub_port}"
+
+    @property
+    def app_url(self) -> str:
+        return f"http://{HOST}:{self.app_port}"
+
+    # -- environments ---------------------------------------------------------------
+
+    def _keys(self) -> dict[str, str]:
+        """Keys kept in the workdir so a restarted demo keeps its sessions and secrets."""
+        path = self.workdir / "keys.env"
+        if not path.exists():
+            values = {
+                "SSO_SECRET_KEY": secrets.token_urlsafe(32),
+                "SSO_APP_SECRETS_KEY": Fernet.generate_key().decode(),
+                "INVOICING_SECRET_KEY": secrets.token_urlsafe(32),
+                "MULTIPASS_SECRET": self.secret,
+                "SCIM_TOKEN": self.scim_token,
+            }
+            path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+            path.chmod(0o600)
+        values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+        self.secret, self.scim_token = values["MULTIPASS_SECRET"], values["SCIM_TOKEN"]
+        return values
+
+    def hub_env(self) -> dict[str, str]:
+        keys = self._keys()
+        env = dict(os.environ)
+        env.update(
+            SSO_DATABASE_URL=self.hub_database_url or f"sqlite:///{self.workdir / 'hub.sqlite'}",
+            SSO_SECRET_KEY=keys["SSO_SECRET_KEY"],
+            SSO_APP_SECRETS_KEY=keys["SSO_APP_SECRETS_KEY"],
+            FLASK_APP="wsgi",
+        )
+        if self.redis_url:
+            env["SSO_REDIS_URL"] = self.redis_url
+        return env
+
+    def app_env(self) -> dict[str, str]:
+        keys = self._keys()
+        env = dict(os.environ)
+        env.update(
+            INVOICING_DATABASE_URL=self.app_database_url or f"sqlite:///{self.workdir / 'invoicing.sqlite'}",
+            INVOICING_SECRET_KEY=keys["INVOICING_SECRET_KEY"],
+            INVOICING_MULTIPASS_SECRETS=self.secret,
+            INVOICING_HUB_URL=self.hub_url,
+            INVOICING_HUB_APP_SLUG=APP_SLUG,
+            INVOICING_SCIM_TOKEN=self.scim_token,
+        )
+        if self.redis_url:
+            env["INVOICING_REDIS_URL"] = self.redis_url
+        if self.multipass_max_age is not None:
+            env["INVOICING_MULTIPASS_MAX_AGE"] = str(self.multipass_max_age)
+        return env
+
+    # -- provisioning ---------------------------------------------------------------
+
+    def _run(self, args: Sequence[str], env: dict[str, str], stdin: str | None = None) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", *args],
+            cwd=REPO,
+            env=env,
+            input=stdin.encode() if stdin is not None else None,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(
+                f"`flask {' '.join(args)}` failed ({result.returncode}):\n"
+                f"{result.stdout.decode(errors='replace')}{result.stderr.decode(errors='replace')}"
+            )
+        return result.stdout.decode(errors="replace")
+
+    def _hub_has_app(self, env: dict[str, str]) -> bool:
+        listing = self._run(["--app", "wsgi", "apps", "list"], env)
+        return any(line.split()[:1] == [APP_SLUG] for line in listing.splitlines())
+
+    def provision(self) -> None:
+        """Create both databases, the demo users, the connected app and its shared secret.
+
+        Idempotent: a second run leaves an existing demo as it is.
+        """
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        hub = self.hub_env()
+        self._run(["--app", "wsgi", "db", "upgrade"], hub)
+        if not self._hub_has_app(hub):
+            for login, email, name, admin in HUB_USERS:
+                args = ["--app", "wsgi", "users", "create", login, email, "--name", name, "--password-stdin"]
+                self._run(args + (["--admin"] if admin else []), hub, stdin=self.password + "\n")
+            self._run(
+                [
+                    "--app", "wsgi", "apps", "add", APP_SLUG,
+                    "--name", "Invoices",
+                    "--login-url", f"{self.app_url}/login/multipass/{{token}}",
+                    "--origin", self.app_url,
+                    "--logout-url", f"{self.app_url}/logout/frontchannel",
+                    "--secret-stdin",
+                ],
+                hub,
+                stdin=self.secret + "\n",
+            )
+            self._run(
+                [
+                    "--app", "wsgi", "pairing", "set-directory", APP_SLUG,
+                    "--type", "scim", "--url", f"{self.app_url}/scim/v2", "--token-stdin",
+                ],
+                hub,
+                stdin=self.scim_token + "\n",
+            )
+        self._run(["--app", "examples.invoicing", "seed-demo"], self.app_env())
+
+    # -- processes ------------------------------------------------------------------
+
+    def _spawn(self, app: str, port: int, env: dict[str, str], workers: int) -> None:
+        out = subprocess.DEVNULL if self.quiet else None
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", app,
+                "--bind", f"{HOST}:{port}",
+                "--workers", str(workers), "--threads", "4",
+                "--graceful-timeout", "2", "--log-level", "warning",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+        self._processes.append(process)
+
+    def start(self) -> None:
+        """Start both servers under gunicorn and wait until they answer."""
+        self._spawn("wsgi:app", self.hub_port, self.hub_env(), self.hub_workers)
+        self._spawn("examples.invoicing.wsgi:app", self.app_port, self.app_env(), 1)
+        wait_until_up(f"{self.hub_url}/healthz", self._processes[0])
+        wait_until_up(f"{self.app_url}/healthz", self._processes[1])
+
+    def stop(self) -> None:
+        for process in self._processes:
+            process.terminate()
+        for process in self._processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._processes.clear()
+
+    def __enter__(self) -> Stack:
+        self.provision()
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Poll ``url`` until it answers 200; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"the server for {url} exited with code {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise StackError(f"{url} did not answer within {timeout:.0f} s")

@@ -1,0 +1,82 @@
+"""End-to-end fixtures: both apps as real gunicorn processes, Debian's chromium via Playwright.
+
+The stack is provisioned through the public CLIs (see examples/stack.py) on free loopback
+ports, each app on its own SQLite database. A failing test leaves a screenshot under
+``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from examples.stack import REPO, Stack
+from tests.conftest import free_port, unavailable
+
+CHROMIUM = Path(os.environ.get("SSO_TEST_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The hub and the invoicing app, provisioned and running for the whole session.
+
+    Tokens live 4 s in the invoicing app so that the expiry test need not wait 15 minutes.
+    """
+    with Stack(
+        workdir=tmp_path_factory.mktemp("stack"),
+        hub_port=free_port(),
+        app_port=free_port(),
+        multipass_max_age=4,
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh browser context (no cookies) and page; screenshot kept if the test fails."""
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
