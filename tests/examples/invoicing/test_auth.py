@@ -276,3 +276,19 @@ def test_session_cookie_is_the_apps_own(app: Flask, client: FlaskClient, token: 
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("invoicing_session=")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_standard_base64_spelling_survives_query_and_path(app: Flask, token: Token) -> None:
+    """Pitfall 6: "+" arrives as a space in a query string, "/" splits a path; both still work."""
+    for attempt in range(40):  # find a token whose base64 holds both "-" and "_"
+        urlsafe = token(jti=f"spelling-{attempt}")
+        if "-" in urlsafe and "_" in urlsafe:
+            break
+    standard = urlsafe.replace("-", "+").replace("_", "/")
+    query_client = app.test_client()
+    response = query_client.get("/login?multipass=" + standard)  # "+" unencoded: read as " "
+    assert response.status_code == 302 and signed_in_login(query_client) == "ann"
+    again = token(jti="path-spelling")
+    path_client = app.test_client()
+    assert path_client.get("/login/multipass/" + again.replace("_", "/")).status_code == 302
+    assert signed_in_login(path_client) == "ann"
