@@ -86,3 +86,105 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+# -- hub fixtures (sso/) ------------------------------------------------------------------
+
+HUB_ADMIN_PASSWORD = "admin-password-1"
+HUB_USER_PASSWORD = "ann-password-1"
+
+
+@pytest.fixture
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """Which database the ``app`` fixture uses: ``sqlite`` unless a test parametrizes it
+    (``@pytest.mark.parametrize("db_backend", ["sqlite", "postgres"], indirect=True)``)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def hub_config(tmp_path, db_backend: str, request: pytest.FixtureRequest) -> dict[str, object]:
+    """Test configuration of the hub: fast hashing, CSRF off (one test turns it on)."""
+    from cryptography.fernet import Fernet
+
+    if db_backend == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "APP_SECRETS_KEYS": [Fernet.generate_key().decode()],
+        "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH_FAST": True,
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+
+
+@pytest.fixture
+def app(hub_config: dict[str, object]):  # type: ignore[no-untyped-def]
+    """A hub app on an empty database (tables made with create_all), with two users:
+    ``admin`` (administrator) and ``ann``, passwords HUB_ADMIN_PASSWORD / HUB_USER_PASSWORD."""
+    from sso import create_app
+    from sso.accounts.service import create_user
+    from sso.extensions import db
+
+    hub = create_app(dict(hub_config))
+    with hub.app_context():
+        db.create_all()
+        create_user("admin", "admin@example.com", "Ada Admin", admin=True, password=HUB_ADMIN_PASSWORD)
+        create_user("ann", "ann@example.com", "Ann Example", password=HUB_USER_PASSWORD)
+    yield hub
+    with hub.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Log in and out through the real login and logout endpoints."""
+
+    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
+        self._client = client
+
+    def login(self, login: str = "ann", password: str = HUB_USER_PASSWORD, next: str = ""):  # type: ignore[no-untyped-def]
+        return self._client.post("/login", data={"login": login, "password": password, "next": next})
+
+    def login_admin(self):  # type: ignore[no-untyped-def]
+        return self.login("admin", HUB_ADMIN_PASSWORD)
+
+    def logout(self):  # type: ignore[no-untyped-def]
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:  # type: ignore[no-untyped-def]
+    return AuthActions(client)
+
+
+@pytest.fixture
+def connected_app(app):  # type: ignore[no-untyped-def]
+    """A connected app ``invoices`` on https://invoices.example with a generated secret.
+
+    Returns ``(slug, plain_secret)``.
+    """
+    from sso.connected_apps.service import create_connected_app, set_secret
+
+    with app.app_context():
+        capp = create_connected_app(
+            "invoices", "Invoices", "https://invoices.example/login/multipass/{token}",
+            ["https://invoices.example"], logout_url="https://invoices.example/logout",
+        )
+        plain = set_secret(capp)
+    return "invoices", plain

@@ -1,0 +1,1 @@
+"""User accounts: model, service functions, login views, admin pages and CLI."""

@@ -1,0 +1,137 @@
+"""Login, logout and set-password pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from ..audit import record
+from ..connected_apps.service import list_apps
+from ..errors import ValidationError
+from ..extensions import limiter, login_manager
+from ..redirects import origin_of, safe_return_to
+from .forms import LoginForm, LogoutForm, SetPasswordForm
+from .models import User
+from .normalize import normalize_key
+from .service import (
+    AccountDisabled,
+    InvalidSetPasswordLink,
+    LoginFailed,
+    authenticate,
+    check_set_password_token,
+    end_sessions,
+    use_set_password_token,
+)
+
+bp = Blueprint("accounts", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """flask-login loader: ``"<id>.<session nonce>"``; a changed nonce ends the session."""
+    from ..extensions import db
+
+    ident, _, nonce = (user_id or "").partition(".")
+    if not ident.isdigit() or not nonce:
+        return None
+    user = db.session.get(User, int(ident))
+    if user is None or not user.active or user.session_nonce != nonce:
+        return None
+    return user
+
+
+def _login_key() -> str:
+    """Rate-limit key: the submitted login, normalised (so ``Ann`` and ``ann`` share it)."""
+    return "login:" + normalize_key(str(request.form.get("login", ""))[:300])
+
+
+def _ip_limit() -> str:
+    return str(current_app.config["LOGIN_LIMIT_IP"])
+
+
+def _login_limit() -> str:
+    return str(current_app.config["LOGIN_LIMIT_LOGIN"])
+
+
+def _failed(response) -> bool:  # type: ignore[no-untyped-def]
+    """Only failed attempts count against the limits."""
+    return bool(response.status_code != 302)
+
+
+def _next_target(value: str | None) -> str:
+    return safe_return_to(value, ()) or url_for("portal.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_ip_limit, methods=["POST"], scope="login-ip", deduct_when=_failed)
+@limiter.limit(_login_limit, key_func=_login_key, methods=["POST"], scope="login-name", deduct_when=_failed)
+def login():  # type: ignore[no-untyped-def]
+    """Login with login or e-mail; one generic message for every failure."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        if current_user.is_authenticated:
+            return redirect(_next_target(form.next.data))
+        return render_template("accounts/login.html", form=form)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            return render_template("accounts/login.html", form=form, error=(
+                "The form was out of date. Please try again.")), 400
+        return render_template("accounts/login.html", form=form, error="Enter your login and password."), 400
+    try:
+        user = authenticate(form.login.data or "", form.password.data or "")
+    except AccountDisabled as err:
+        record("login_failed", detail={"login": form.login.data, "reason": "disabled"})
+        return render_template("accounts/login.html", form=form, error=err.message), 403
+    except LoginFailed as err:
+        record("login_failed", detail={"login": form.login.data})
+        return render_template("accounts/login.html", form=form, error=err.message), 401
+    target = _next_target(form.next.data)
+    session.clear()  # new session at login: nothing from before survives (fixation)
+    login_user(user)
+    record("login_ok", user=user, actor=user.login)
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout():  # type: ignore[no-untyped-def]
+    """End the hub session (every session of the user) and call the apps' logout URLs."""
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        raise ValidationError("The logout form was out of date. Reload the page and try again.")
+    apps = []
+    if current_user.is_authenticated:
+        user = current_user._get_current_object()
+        record("logout", user=user, commit=False)
+        end_sessions(user)
+        apps = [a for a in list_apps(enabled_only=True) if a.logout_url]
+    logout_user()
+    session.clear()
+    g.frame_origins = sorted({_origin(a.logout_url) for a in apps})
+    return render_template("accounts/signed_out.html", apps=apps)
+
+
+def _origin(url: str) -> str:
+    return origin_of(url) or "'none'"
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):  # type: ignore[no-untyped-def]
+    """Choose a password through a set-password link (single use, expiring)."""
+    try:
+        user = check_set_password_token(token)
+    except InvalidSetPasswordLink as err:
+        return render_template("error.html", status=400, message=err.message), 400
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            use_set_password_token(token, form.password.data or "")
+        except ValidationError as err:
+            return render_template("accounts/set_password.html", form=form, user=user, error=err.message), 400
+        except InvalidSetPasswordLink as err:
+            return render_template("error.html", status=400, message=err.message), 400
+        record("password_set", user=user, actor=user.login)
+        flash("Your password is set. You can log in now.", "info")
+        return redirect(url_for("accounts.login"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("accounts/set_password.html", form=form, user=user), status

@@ -1,0 +1,1 @@
+"""Connected apps (Multipass services): settings, encrypted secrets, admin pages and CLI."""

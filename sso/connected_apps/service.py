@@ -1,0 +1,261 @@
+"""Connected-app logic: settings, validation, secrets, rotation, codecs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..errors import NotFound, ValidationError
+from ..extensions import db
+from ..multipass import MultipassCodec
+from ..redirects import normalize_origin, origin_of
+from ..accounts.models import utcnow
+from .models import DEFAULT_TOKEN_LIFETIME, AppSecret, ConnectedApp
+from .secrets import SecretBox, check_pasted_secret, generate_secret
+
+_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+TOKEN_PLACEHOLDER = "{token}"
+MIN_LIFETIME, MAX_LIFETIME = 30, 3600
+
+
+def secret_box() -> SecretBox:
+    """The app's SecretBox, built from the configured Fernet keys."""
+    box = current_app.extensions.get("sso_secret_box")
+    if box is None:
+        box = SecretBox(current_app.config["APP_SECRETS_KEYS"])
+        current_app.extensions["sso_secret_box"] = box
+    return box
+
+
+# -- validation (pure) ------------------------------------------------------------------
+
+
+def clean_slug(value: object) -> str:
+    """A slug: lower-case letters, digits and dashes, 1-64 characters."""
+    text = str(value or "").strip()
+    if not _SLUG.fullmatch(text):
+        raise ValidationError("The slug must be 1-64 lower-case letters, digits or dashes (e.g. invoices).")
+    return text
+
+
+def clean_origins(values: Iterable[str] | str) -> list[str]:
+    """Allowed origins, canonical and de-duplicated; accepts one per line or a list."""
+    items = values.splitlines() if isinstance(values, str) else list(values)
+    result: list[str] = []
+    for item in items:
+        if item and item.strip():
+            origin = normalize_origin(item)
+            if origin not in result:
+                result.append(origin)
+    return result
+
+
+def check_login_url_template(template: object, allowed_origins: list[str]) -> str:
+    """Check a login URL template: absolute http(s), ``{token}`` once, as the last path
+    segment or a whole query value, on one of the allowed origins."""
+    text = str(template or "").strip()
+    if text.count(TOKEN_PLACEHOLDER) != 1:
+        raise ValidationError("The login URL must contain {token} exactly once.")
+    sample = text.replace(TOKEN_PLACEHOLDER, "TOKEN")
+    origin = origin_of(sample)
+    if origin is None:
+        raise ValidationError("The login URL must be an absolute http:// or https:// URL.")
+    parts = urlsplit(sample)
+    in_path = parts.path.endswith("/TOKEN") and "TOKEN" not in parts.query
+    in_query = "TOKEN" not in parts.path and any(v == "TOKEN" for _k, v in parse_qsl(parts.query))
+    if not (in_path or in_query) or parts.fragment:
+        raise ValidationError(
+            "Put {token} at the end of the path (.../login/multipass/{token}) "
+            "or as a query value (...?multipass={token})."
+        )
+    if origin not in allowed_origins:
+        raise ValidationError(f"The login URL's origin {origin} is not among the allowed origins.")
+    return text
+
+
+def clean_lifetime(value: object) -> int:
+    """Token lifetime in seconds, 30..3600."""
+    try:
+        seconds = int(str(value).strip())
+    except (TypeError, ValueError) as err:
+        raise ValidationError("The token lifetime must be a whole number of seconds.") from err
+    if not MIN_LIFETIME <= seconds <= MAX_LIFETIME:
+        raise ValidationError(f"The token lifetime must be between {MIN_LIFETIME} and {MAX_LIFETIME} seconds.")
+    return seconds
+
+
+def clean_logout_url(value: object, allowed_origins: list[str]) -> str | None:
+    """Optional front-channel logout URL, on an allowed origin."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    origin = origin_of(text)
+    if origin is None or origin not in allowed_origins:
+        raise ValidationError("The logout URL must be an absolute URL on one of the allowed origins.")
+    return text
+
+
+def clean_name(value: object) -> str:
+    text = str(value or "").strip()
+    if not text or len(text) > 200 or any(ord(c) < 32 for c in text):
+        raise ValidationError("The display name is required (at most 200 characters).")
+    return text
+
+
+def _settings(data: dict[str, Any], current: ConnectedApp | None = None) -> dict[str, Any]:
+    def pick(key: str, default: Any) -> Any:
+        return data[key] if key in data and data[key] is not None else default
+
+    template = pick("login_url_template", current.login_url_template if current else None)
+    origins_in = pick("allowed_origins", current.allowed_origins if current else [])
+    origins = clean_origins(origins_in)
+    if not origins and template:
+        guessed = origin_of(str(template).replace(TOKEN_PLACEHOLDER, "TOKEN"))
+        origins = [guessed] if guessed else []
+    return {
+        "name": clean_name(pick("name", current.name if current else None)),
+        "allowed_origins": origins,
+        "login_url_template": check_login_url_template(template, origins),
+        "token_lifetime": clean_lifetime(pick("token_lifetime", current.token_lifetime if current else DEFAULT_TOKEN_LIFETIME)),
+        "enabled": bool(pick("enabled", current.enabled if current else True)),
+        "logout_url": clean_logout_url(pick("logout_url", current.logout_url if current else None), origins),
+    }
+
+
+# -- CRUD -------------------------------------------------------------------------------
+
+
+def get_app(slug: str) -> ConnectedApp:
+    """The connected app with ``slug``; raises NotFound."""
+    app = db.session.scalars(select(ConnectedApp).where(ConnectedApp.slug == str(slug)[:64])).first()
+    if app is None:
+        raise NotFound("No connected app with this name.")
+    return app
+
+
+def list_apps(enabled_only: bool = False) -> list[ConnectedApp]:
+    """Connected apps by name."""
+    stmt = select(ConnectedApp).order_by(ConnectedApp.name, ConnectedApp.slug)
+    if enabled_only:
+        stmt = stmt.where(ConnectedApp.enabled.is_(True))
+    return list(db.session.scalars(stmt))
+
+
+def create_connected_app(
+    slug: str,
+    name: str,
+    login_url_template: str,
+    allowed_origins: Iterable[str] | str = (),
+    *,
+    token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
+    enabled: bool = True,
+    logout_url: str | None = None,
+) -> ConnectedApp:
+    """Create and commit a connected app (without a secret). Raises ValidationError.
+
+    With no allowed origins, the login URL's origin is the only one.
+    """
+    slug = clean_slug(slug)
+    if db.session.scalars(select(ConnectedApp.id).where(ConnectedApp.slug == slug)).first():
+        raise ValidationError(f"A connected app with the slug {slug!r} already exists.")
+    settings = _settings(
+        {
+            "name": name, "login_url_template": login_url_template,
+            "allowed_origins": list(allowed_origins) if not isinstance(allowed_origins, str) else allowed_origins,
+            "token_lifetime": token_lifetime, "enabled": enabled, "logout_url": logout_url,
+        }
+    )
+    app = ConnectedApp(slug=slug, **settings)
+    db.session.add(app)
+    db.session.commit()
+    return app
+
+
+create_app = create_connected_app  # the name the design notes use
+
+
+def update_connected_app(app: ConnectedApp, **changes: Any) -> dict[str, Any]:
+    """Validate and apply changes (name, login_url_template, allowed_origins,
+    token_lifetime, enabled, logout_url); returns the changed fields."""
+    allowed = {"name", "login_url_template", "allowed_origins", "token_lifetime", "enabled", "logout_url"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot update {sorted(unknown)}")
+    settings = _settings(dict(changes), current=app)
+    diff = {k: [getattr(app, k), v] for k, v in settings.items() if getattr(app, k) != v}
+    for key, (_old, value) in diff.items():
+        setattr(app, key, value)
+    db.session.commit()
+    return diff
+
+
+update_app = update_connected_app
+
+
+# -- secrets ----------------------------------------------------------------------------
+
+
+def _live(app: ConnectedApp) -> list[AppSecret]:
+    return [s for s in app.secrets if s.retired_at is None]
+
+
+def set_secret(app: ConnectedApp, secret: str | None = None) -> str:
+    """Make ``secret`` (or a generated one) the issuing secret; return it in plain text.
+
+    This is the only time the plain secret leaves the hub. Earlier secrets stay listed
+    (and valid for :func:`accepted_secrets`) until retired.
+    """
+    plain = check_pasted_secret(secret) if secret is not None else generate_secret()
+    for old in app.secrets:
+        old.is_current = False
+    db.session.flush()
+    app.secrets.insert(0, AppSecret(encrypted_value=secret_box().encrypt(plain), is_current=True))
+    db.session.commit()
+    return plain
+
+
+def rotate_secret(app: ConnectedApp, secret: str | None = None) -> str:
+    """Like :func:`set_secret`, for an app that already has a secret."""
+    return set_secret(app, secret)
+
+
+def retire_secret(app: ConnectedApp, secret_id: int) -> AppSecret:
+    """Retire a previous (non-current) secret of ``app``."""
+    for item in app.secrets:
+        if item.id == secret_id:
+            if item.is_current:
+                raise ValidationError("The current secret cannot be retired: rotate first.")
+            if item.retired_at is None:
+                item.retired_at = utcnow()
+                db.session.commit()
+            return item
+    raise NotFound("No such secret for this app.")
+
+
+def current_secret(app: ConnectedApp) -> AppSecret | None:
+    """The issuing secret row, if any."""
+    return next((s for s in app.secrets if s.is_current and s.retired_at is None), None)
+
+
+def issuing_secret(app: ConnectedApp) -> str:
+    """The plain secret new tokens for ``app`` are issued with; raises ValidationError."""
+    row = current_secret(app)
+    if row is None:
+        raise ValidationError(f"The app {app.name!r} has no Multipass secret yet: IT must set one.")
+    return secret_box().decrypt(row.encrypted_value)
+
+
+def accepted_secrets(app: ConnectedApp) -> list[str]:
+    """Every unretired secret, the issuing one first (what the app should accept)."""
+    rows = sorted(_live(app), key=lambda s: (not s.is_current, -(s.id or 0)))
+    return [secret_box().decrypt(r.encrypted_value) for r in rows]
+
+
+def codec_for(app: ConnectedApp) -> MultipassCodec:
+    """A codec that issues with the app's current secret and lifetime."""
+    return MultipassCodec(issuing_secret(app), max_age=app.token_lifetime)

@@ -1,0 +1,109 @@
+"""The hub's one exception family, and the error pages that render it.
+
+Every error a user can meet ends on ``templates/error.html`` with a status code and a
+plain message: never a stack trace, never a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+    status = 400
+    default_message = "The request could not be handled."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class ValidationError(HubError):
+    """Input a user can fix: the message says what is wrong."""
+
+    status = 400
+
+
+class NotFound(HubError):
+    """Something named in the request does not exist."""
+
+    status = 404
+    default_message = "Not found."
+
+
+class Forbidden(HubError):
+    """The request is understood but refused."""
+
+    status = 403
+    default_message = "You are not allowed to do this."
+
+
+class ConfigError(HubError):
+    """Bad configuration: raised at start-up, names the variable to fix."""
+
+    status = 500
+
+
+_MESSAGES = {
+    400: "The request was not understood. Check what you entered and try again.",
+    403: "You are not allowed to do this.",
+    404: "This page does not exist.",
+    405: "This address does not accept that kind of request.",
+    413: "The request is too large.",
+    429: "Too many attempts.",
+    500: "Something went wrong on our side. Please try again later.",
+}
+
+
+def render_error(status: int, message: str | None = None, title: str | None = None):  # type: ignore[no-untyped-def]
+    """Return the error page response for ``status`` with a plain ``message``."""
+    text = message or _MESSAGES.get(status, _MESSAGES[400])
+    return render_template("error.html", status=status, message=text, title=title), status
+
+
+def _retry_after_seconds() -> int | None:
+    from .extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return None
+    return max(1, int(current.reset_at - time.time()) + 1)
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+
+    @app.errorhandler(HubError)
+    def handle_hub_error(err: HubError):  # type: ignore[no-untyped-def]
+        return render_error(err.status, err.message)
+
+    @app.errorhandler(HTTPException)
+    def handle_http(err: HTTPException):  # type: ignore[no-untyped-def]
+        status = err.code or 500
+        if status == 429:
+            seconds = _retry_after_seconds()
+            when = f"in {seconds} seconds" if seconds else "in a minute"
+            body, code = render_error(429, f"Too many attempts. Please try again {when}.")
+            headers = {"Retry-After": str(seconds or 60)}
+            return body, code, headers
+        if err.__class__.__name__ == "CSRFError":
+            return render_error(
+                400, "The form was out of date or did not come from this site. Reload the page and try again."
+            )
+        response = render_error(status)
+        if status == 405 and err.valid_methods:
+            return response[0], status, {"Allow": ", ".join(err.valid_methods)}
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(err: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error")
+        return render_error(500)

@@ -1,0 +1,69 @@
+"""Multipass (Shopify format) as a sign-on protocol."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from ..multipass import MultipassCodec
+from .protocol import SignOnProtocol, add_query_parameter
+
+if TYPE_CHECKING:
+    from ..accounts.models import User
+    from ..connected_apps.models import ConnectedApp
+
+TOKEN_PARAMETER = "multipass"
+
+
+def split_name(name: str | None) -> tuple[str | None, str | None]:
+    """First and last name when the display name is exactly two words, else unknown."""
+    parts = (name or "").split()
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    return None, None
+
+
+class MultipassProtocol(SignOnProtocol):
+    """Issues Multipass tokens with the codec that ``codec_for(app)`` returns."""
+
+    name = "multipass"
+
+    def __init__(
+        self,
+        codec_for: Callable[[ConnectedApp], MultipassCodec],
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._codec_for = codec_for
+        self._now = now
+
+    def claims(self, user: User, app: ConnectedApp, return_to: str | None) -> dict[str, object]:
+        """email, login, identifier, name, first/last name when known, jti, return_to."""
+        body: dict[str, object] = {
+            "email": user.email,
+            "login": user.login,
+            "identifier": str(user.id),
+            "name": user.display_name,
+            "jti": secrets.token_urlsafe(18),
+        }
+        first, last = split_name(user.name)
+        if first and last:
+            body["first_name"], body["last_name"] = first, last
+        if return_to:
+            body["return_to"] = return_to
+        return body
+
+    def token(self, user: User, app: ConnectedApp, return_to: str | None) -> str:
+        """A fresh token for ``user`` at ``app``."""
+        now = self._now() if self._now else None
+        return self._codec_for(app).encode(self.claims(user, app, return_to), now=now)
+
+    def issue(
+        self, user: User, app: ConnectedApp, return_to: str | None, *, login_url: str | None = None
+    ) -> str:
+        token = self.token(user, app, return_to)
+        if login_url is not None:
+            return add_query_parameter(login_url, TOKEN_PARAMETER, token)
+        return app.login_url_template.replace("{token}", quote(token, safe=""))

@@ -1,0 +1,34 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from .extensions import db, limiter
+
+log = logging.getLogger(__name__)
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz():  # type: ignore[no-untyped-def]
+    """The process is up."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+@limiter.exempt
+def readyz():  # type: ignore[no-untyped-def]
+    """The database answers: 200, else 503."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError as err:
+        db.session.rollback()
+        log.warning("readiness check failed: %s", err.__class__.__name__)
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ready", database="ok")

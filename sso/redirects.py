@@ -1,0 +1,129 @@
+"""The one place that decides where the hub may send a browser (and a token).
+
+Pure functions, no Flask. Every redirect in the hub goes through :func:`safe_return_to`
+or :func:`check_login_url`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
+
+from .errors import ValidationError
+
+__all__ = ["check_login_url", "normalize_origin", "origin_of", "safe_return_to"]
+
+MAX_URL_LENGTH = 2048
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_BAD_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Zs", "Co", "Cs", "Cn"}
+
+
+def _has_bad_chars(value: str) -> bool:
+    return any(ch == "\\" or unicodedata.category(ch) in _BAD_CATEGORIES for ch in value)
+
+
+def _suspicious(value: str) -> bool:
+    """True if ``value``, or any percent-decoding of it, could be read as another host."""
+    current = value
+    for _ in range(4):
+        if _has_bad_chars(current):
+            return True
+        if current.startswith("/") and len(current) > 1 and current[1] in "/\\":
+            return True
+        decoded = unquote(current)
+        if decoded == current:
+            return False
+        current = decoded
+    return True  # still changing after several rounds: refuse
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL, lower case, default port dropped.
+
+    ``None`` if ``url`` is not an absolute http(s) URL with a host and no credentials.
+    """
+    if not isinstance(url, str) or len(url) > MAX_URL_LENGTH or _has_bad_chars(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.netloc or "@" in parts.netloc:
+        return None
+    host = (parts.hostname or "").lower()
+    if not host or host.strip(".") != host or any(c in host for c in "/?#%"):
+        return None
+    if port is not None and not 0 < port < 65536:
+        return None
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def normalize_origin(value: str) -> str:
+    """Check an allowed origin as typed by IT and return its canonical form.
+
+    Accepts ``https://host[:port]`` with at most a trailing ``/``. Raises ValidationError.
+    """
+    text = (value or "").strip()
+    origin = origin_of(text)
+    if origin is None:
+        raise ValidationError(f"{text[:100]!r} is not an origin such as https://app.example.com")
+    parts = urlsplit(text)
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        raise ValidationError(f"{text[:100]!r} must be an origin only (no path, query or fragment)")
+    return origin
+
+
+def _allowed(allowed_origins: Iterable[str]) -> set[str]:
+    result = set()
+    for item in allowed_origins:
+        origin = origin_of(item)
+        if origin:
+            result.add(origin)
+    return result
+
+
+def safe_return_to(value: object, allowed_origins: Iterable[str] = ()) -> str | None:
+    """Return ``value`` if it is a safe place to send the browser, else ``None``.
+
+    Safe means a relative path starting with a single ``/`` or an absolute http(s) URL
+    on one of ``allowed_origins``. Refused: ``//evil``, ``/\\evil``, ``https:\\evil``,
+    ``/%09/evil``, control characters (CR/LF/TAB...), ``user@evil``, ``javascript:`` and
+    anything else that is not clearly one of the two safe forms.
+    """
+    if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH:
+        return None
+    if _suspicious(value):
+        return None
+    if value.startswith("/"):
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return None
+        if parts.scheme or parts.netloc:
+            return None
+        return value
+    origin = origin_of(value)
+    if origin is None or origin not in _allowed(allowed_origins):
+        return None
+    return value
+
+
+def check_login_url(url: object, allowed_origins: Iterable[str]) -> str:
+    """Return ``url`` if it is an absolute URL on one of ``allowed_origins``.
+
+    Raises :class:`ValidationError` otherwise: a token is only ever sent there.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError("login_url is missing.")
+    if origin_of(url) is None or safe_return_to(url, allowed_origins) is None:
+        raise ValidationError(
+            "login_url is not an address registered for this app, so no token was issued."
+        )
+    return url

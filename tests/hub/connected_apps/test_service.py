@@ -1,0 +1,144 @@
+"""Connected apps: validation, encrypted secrets, rotation."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from sso.connected_apps.secrets import SecretBox, SecretDecryptionError, generate_secret
+from sso.connected_apps.service import (
+    accepted_secrets,
+    check_login_url_template,
+    codec_for,
+    create_connected_app,
+    current_secret,
+    get_app,
+    issuing_secret,
+    retire_secret,
+    rotate_secret,
+    set_secret,
+    update_connected_app,
+)
+from sso.errors import NotFound, ValidationError
+from sso.extensions import db
+
+BOTH = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+ORIGINS = ["https://app.example"]
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "https://app.example/login/multipass/{token}",
+        "https://app.example/login?multipass={token}",
+        "https://app.example/account/login?lang=en&multipass={token}",
+    ],
+)
+def test_good_templates(template: str) -> None:
+    assert check_login_url_template(template, ORIGINS) == template
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "https://app.example/login",  # no placeholder
+        "https://app.example/{token}/{token}",
+        "https://app.example/login/{token}/more",
+        "https://app.example/login?multipass=x{token}",
+        "https://app.example/login#{token}",
+        "https://evil.example/login/{token}",  # origin not allowed
+        "//app.example/login/{token}",
+        "/login/{token}",
+        "javascript:{token}",
+        "https://user@app.example/login/{token}",
+        "not a url {token}",
+    ],
+)
+def test_bad_templates(template: str) -> None:
+    with pytest.raises(ValidationError):
+        check_login_url_template(template, ORIGINS)
+
+
+def test_generated_secret_is_long_and_random() -> None:
+    a, b = generate_secret(), generate_secret()
+    assert a != b and len(a) >= 43
+
+
+def test_secret_box_rotation_of_keys() -> None:
+    old, new = Fernet.generate_key(), Fernet.generate_key()
+    stored = SecretBox([old]).encrypt("s3cret-value-123456")
+    both = SecretBox([new, old])
+    assert both.decrypt(stored) == "s3cret-value-123456"
+    assert SecretBox([new]).decrypt(both.rotate(stored)) == "s3cret-value-123456"
+    with pytest.raises(SecretDecryptionError):
+        SecretBox([new]).decrypt(stored)
+
+
+@pytest.mark.parametrize("db_backend", BOTH, indirect=True)
+def test_secret_is_stored_encrypted(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        capp = create_connected_app("inv", "Invoices", "https://app.example/login/multipass/{token}")
+        assert capp.allowed_origins == ["https://app.example"]
+        plain = set_secret(capp)
+        raw = [r[0] for r in db.session.execute(text("SELECT encrypted_value FROM app_secrets"))]
+        assert len(raw) == 1
+        assert plain not in raw[0]
+        assert Fernet(app.config["APP_SECRETS_KEYS"][0]).decrypt(raw[0].encode()).decode() == plain
+        assert issuing_secret(capp) == plain
+
+
+@pytest.mark.parametrize("db_backend", BOTH, indirect=True)
+def test_rotation_keeps_previous_until_retired(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        capp = create_connected_app("inv", "Invoices", "https://app.example/login/multipass/{token}")
+        first = set_secret(capp, "pasted-secret-from-the-app")
+        second = rotate_secret(capp)
+        assert issuing_secret(capp) == second
+        assert accepted_secrets(capp) == [second, first]
+        assert [s.status for s in capp.secrets] == ["current", "previous"]
+        previous = [s for s in capp.secrets if s.status == "previous"][0]
+        with pytest.raises(ValidationError):
+            retire_secret(capp, current_secret(capp).id)
+        retire_secret(capp, previous.id)
+        assert accepted_secrets(capp) == [second]
+        assert [s.status for s in capp.secrets] == ["current", "retired"]
+        with pytest.raises(NotFound):
+            retire_secret(capp, 99999)
+        assert codec_for(capp).decode(codec_for(capp).encode({"email": "a@b.c"}))["email"] == "a@b.c"
+
+
+def test_pasted_secret_must_be_reasonable(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        capp = create_connected_app("inv", "Invoices", "https://app.example/login/multipass/{token}")
+        for bad in ("short", "x" * 2000, "has\nnewline-inside-secret"):
+            with pytest.raises(ValidationError):
+                set_secret(capp, bad)
+        assert not capp.secrets
+
+
+def test_create_validation(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        create_connected_app("inv", "Invoices", "https://app.example/login/multipass/{token}")
+        with pytest.raises(ValidationError, match="already exists"):
+            create_connected_app("inv", "Again", "https://app.example/login/multipass/{token}")
+        for slug in ("Bad Slug", "", "-x", "a" * 65, "../x"):
+            with pytest.raises(ValidationError):
+                create_connected_app(slug, "X", "https://app.example/login/multipass/{token}")
+        with pytest.raises(ValidationError):
+            create_connected_app("x", "X", "https://app.example/{token}", token_lifetime=5)
+        with pytest.raises(ValidationError):
+            create_connected_app("x", "X", "https://app.example/{token}", logout_url="https://evil.example/logout")
+        with pytest.raises(ValidationError):
+            create_connected_app("x", "X", "https://app.example/{token}", ["https://other.example"])
+
+
+def test_update_revalidates(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        capp = create_connected_app("inv", "Invoices", "https://app.example/login/multipass/{token}")
+        with pytest.raises(ValidationError):
+            update_connected_app(capp, login_url_template="https://evil.example/{token}")
+        diff = update_connected_app(capp, allowed_origins="https://app.example\nhttps://new.example",
+                                    login_url_template="https://new.example/login?multipass={token}")
+        assert set(diff) == {"allowed_origins", "login_url_template"}
+        assert get_app("inv").allowed_origins == ["https://app.example", "https://new.example"]
