@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # Lax: sent on top-level navigations from the hub and in same-site iframes (the
         # front-channel logout); see auth.frontchannel_logout.
         SESSION_COOKIE_SAMESITE="Lax",
+        # Behind https (judged by the hub's scheme: both are deployed alike) the cookie is Secure.
         SESSION_COOKIE_SECURE=urlsplit(app.config["HUB_URL"]).scheme == "https",
         MAX_CONTENT_LENGTH=1024 * 1024,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
