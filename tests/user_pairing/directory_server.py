@@ -129,7 +129,7 @@ class _Quiet(WSGIRequestHandler):
 def serve(app: Any) -> Iterator[str]:
     """Run ``app`` on a free loopback port; yields the base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
