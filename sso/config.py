@@ -41,7 +41,11 @@ _FALSE = {"0", "false", "no", "off"}
 
 
 def _generated(instance_path: Path, name: str, make: Any, variable: str) -> str:
-    """Read ``instance/<name>``, creating it with ``make()`` on first start."""
+    """Read ``instance/<name>``, creating it with ``make()`` on first start.
+
+    Written to a private temporary file and linked into place, so several processes
+    starting at once (gunicorn workers) all end up with the same value.
+    """
     path = instance_path / name
     if path.exists():
         value = path.read_text(encoding="utf-8").strip()
@@ -49,9 +53,16 @@ def _generated(instance_path: Path, name: str, make: Any, variable: str) -> str:
             return value
     instance_path.mkdir(parents=True, exist_ok=True)
     value = make()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = instance_path / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()  # another process won the race
+    finally:
+        tmp.unlink()
     log.warning("%s is not set: generated a new one into %s (keep this file private)", variable, path)
     return value
 

@@ -35,6 +35,10 @@ class LoginFailed(HubError):
     status = 401
     default_message = "Login or password is incorrect."
 
+    def __init__(self, message: str | None = None, user: User | None = None) -> None:
+        super().__init__(message)
+        self.user = user  # for the audit log only; never shown
+
 
 class AccountDisabled(LoginFailed):
     """The password was right but the account is deactivated."""
@@ -212,9 +216,9 @@ def authenticate(identifier: str, password: str) -> User:
         password = password[:MAX_PASSWORD_LENGTH]
     ok = verify_password(user.password_hash if user is not None else None, password)
     if user is None or not ok:
-        raise LoginFailed()
+        raise LoginFailed(user=user)
     if not user.active:
-        raise AccountDisabled()
+        raise AccountDisabled(user=user)
     return user
 
 

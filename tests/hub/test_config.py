@@ -86,3 +86,12 @@ def test_create_app_refuses_bad_environment(tmp_path: Path, monkeypatch: pytest.
 def test_cookie_secure_can_be_forced(tmp_path: Path) -> None:
     cfg = load_config(tmp_path, environ={"SSO_COOKIE_SECURE": "true", "SSO_SECRET_KEY": "y" * 30})
     assert cfg["SESSION_COOKIE_SECURE"] is True
+
+
+def test_concurrent_first_starts_agree(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda _: load_config(tmp_path, environ={})["SECRET_KEY"], range(8)))
+    assert len(set(keys)) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app_secrets_key", "secret_key"]  # no temp files left

@@ -1,0 +1,167 @@
+"""Account service: uniqueness, set-password links, CSV import."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from sso.accounts.models import User
+from sso.accounts.normalize import normalize_key
+from sso.accounts.service import (
+    InvalidSetPasswordLink,
+    LoginFailed,
+    authenticate,
+    check_set_password_token,
+    create_user,
+    find_user,
+    import_users_csv,
+    make_set_password_token,
+    search_users,
+    update_user,
+    use_set_password_token,
+)
+from sso.errors import ValidationError
+from sso.extensions import db
+
+BOTH = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def test_normalize_key() -> None:
+    assert normalize_key("  Ann ") == normalize_key("ANN") == "ann"
+    assert normalize_key("Stra\u00dfe") == normalize_key("STRASSE")
+    assert normalize_key("e\u0301") == normalize_key("\u00e9")
+
+
+@pytest.mark.parametrize("db_backend", BOTH, indirect=True)
+def test_case_insensitive_uniqueness(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        with pytest.raises(ValidationError, match="login"):
+            create_user("ANN", "new@example.com")
+        with pytest.raises(ValidationError, match="e-mail"):
+            create_user("new", " ANN@example.COM ")
+        user = create_user("Zoe", "Zoe@Example.com", "Zoe Z")
+        assert (user.login, user.email) == ("Zoe", "Zoe@Example.com")  # raw values kept
+        assert find_user("zoe@example.com").id == user.id
+        with pytest.raises(ValidationError):
+            update_user(user, login="ann")
+        assert update_user(user, name="Zoë") == {"name": ["Zoe Z", "Zoë"]}
+
+
+@pytest.mark.parametrize("value", ["", "with space", "a" * 65, "tab\tlogin", "nul\x00"])
+def test_bad_logins(app, value: str) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context(), pytest.raises(ValidationError):
+        create_user(value, "x@example.com")
+
+
+def test_user_without_password_cannot_log_in(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        create_user("nopw", "nopw@example.com")
+        with pytest.raises(LoginFailed):
+            authenticate("nopw", "")
+
+
+def test_set_password_link_is_single_use(app, client) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        user = create_user("new", "new@example.com")
+        token = make_set_password_token(user)
+    page = client.get(f"/set-password/{token}")
+    assert page.status_code == 200 and b"new@example.com" in page.data
+    mismatch = client.post(f"/set-password/{token}", data={"password": "long-enough-1", "confirm": "other-one-11"})
+    assert mismatch.status_code == 400
+    done = client.post(f"/set-password/{token}", data={"password": "long-enough-1", "confirm": "long-enough-1"})
+    assert done.status_code == 302
+    again = client.get(f"/set-password/{token}")
+    assert again.status_code == 400 and b"already used" in again.data
+    with app.app_context():
+        assert authenticate("new", "long-enough-1").login == "new"
+        with pytest.raises(InvalidSetPasswordLink):
+            use_set_password_token(token, "another-password")
+
+
+def test_set_password_link_expires_and_is_signed(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        user = create_user("new", "new@example.com")
+        token = make_set_password_token(user)
+        app.config["SET_PASSWORD_MAX_AGE"] = 0
+        time.sleep(1.1)
+        with pytest.raises(InvalidSetPasswordLink):
+            check_set_password_token(token)
+        app.config["SET_PASSWORD_MAX_AGE"] = 3600
+        assert check_set_password_token(token).id == user.id
+        forged = URLSafeTimedSerializer("wrong-key", salt="sso.set-password").dumps({"u": user.id, "b": "x"})
+        for bad in (forged, token[:-2] + "xx", "", "a.b.c"):
+            with pytest.raises(InvalidSetPasswordLink):
+                check_set_password_token(bad)
+
+
+def test_bad_set_password_links_are_400(client) -> None:  # type: ignore[no-untyped-def]
+    for token in ("garbage", "x" * 3000, "%00"):
+        assert client.get(f"/set-password/{token}").status_code == 400
+
+
+def test_search_users(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        for i in range(12):
+            create_user(f"user{i:02d}", f"user{i:02d}@example.com", f"Person {i}")
+        users, total = search_users("USER0", 1, 5)
+        assert total == 10 and len(users) == 5
+        assert search_users("100%", 1, 5) == ([], 0)
+        assert search_users("person 11", 1, 5)[1] == 1
+
+
+# -- CSV import ---------------------------------------------------------------------------
+
+
+def test_import_is_idempotent_and_reports_clashes(app) -> None:  # type: ignore[no-untyped-def]
+    csv_text = (
+        "login,email,name\n"
+        "dora,dora@example.com,Dora D\n"
+        "ANN,ann@example.com,already there\n"
+        "ann,other@example.com,clash on login\n"
+        "newbie,ADMIN@example.com,clash on e-mail\n"
+        "dora,dora2@example.com,duplicate in file\n"
+        "bad login,x@example.com,\n"
+        "frank,not-an-email,\n"
+        " gus ,Gus@Example.com,\n"
+    )
+    with app.app_context():
+        first = import_users_csv(io.StringIO(csv_text))
+        assert (first.created, first.unchanged) == (2, 1)
+        assert [line for line, _ in first.errors] == [4, 5, 6, 7, 8]
+        second = import_users_csv(io.StringIO(csv_text))
+        assert (second.created, second.unchanged) == (0, 3)
+        gus = find_user("gus")
+        assert gus.login == "gus" and gus.password_hash is None and gus.active
+        assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 4
+
+
+def test_import_needs_a_header(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context(), pytest.raises(ValidationError):
+        import_users_csv(io.StringIO("dora,dora@example.com\n"))
+
+
+def test_import_bytes_with_bom(app) -> None:  # type: ignore[no-untyped-def]
+    data = "\ufefflogin,email,name\nélodie,elodie@example.com,Élodie\n".encode()
+    with app.app_context():
+        assert import_users_csv(io.BytesIO(data)).created == 1
+        assert find_user("ÉLODIE").name == "Élodie"
+
+
+@pytest.mark.parametrize("db_backend", BOTH, indirect=True)
+def test_import_100k_rows_is_fast(app, db_backend: str) -> None:  # type: ignore[no-untyped-def]
+    rows = ["login,email,name"] + [f"user{i},user{i}@example.com,User {i}" for i in range(100_000)]
+    text = "\n".join(rows) + "\n"
+    with app.app_context():
+        started = time.perf_counter()
+        result = import_users_csv(io.StringIO(text))
+        elapsed = time.perf_counter() - started
+        assert result.created == 100_000 and not result.errors
+        assert elapsed < 30, elapsed
+        started = time.perf_counter()
+        again = import_users_csv(io.StringIO(text))
+        assert again.unchanged == 100_000 and again.created == 0
+        assert time.perf_counter() - started < 30
+    print(f"\n100k import on {db_backend}: {elapsed:.1f} s")
