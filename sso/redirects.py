@@ -24,10 +24,17 @@ def _has_bad_chars(value: str) -> bool:
 
 
 def _suspicious(value: str) -> bool:
-    """True if ``value``, or any percent-decoding of it, could be read as another host."""
+    """True if ``value``, or any percent-decoding of it, could be read as another host.
+
+    The raw value must hold no backslash, control, format or white-space character; once
+    decoded (some servers and proxies decode before redirecting) it must hold no control
+    character and must not start with ``//`` or ``/\\``.
+    """
+    if _has_bad_chars(value):
+        return True
     current = value
     for _ in range(4):
-        if _has_bad_chars(current):
+        if any(unicodedata.category(ch) == "Cc" for ch in current):
             return True
         if current.startswith("/") and len(current) > 1 and current[1] in "/\\":
             return True

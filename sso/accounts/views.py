@@ -95,7 +95,21 @@ def login():  # type: ignore[no-untyped-def]
 
 @bp.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
-    """End the hub session (every session of the user) and call the apps' logout URLs."""
+    """End the hub session and ask each connected app to end its own (front-channel).
+
+    Guaranteed: the hub session ends at once and for good. The session cookie is cleared
+    and the user's session nonce changes, so every hub session of this user (other
+    browsers included, and any copy of the old cookie) stops working; no new token can be
+    issued without logging in again. Tokens already issued stay valid until used or
+    expired (their lifetime, 15 minutes by default; each is single use).
+
+    Best effort only: the "signed out" page loads each enabled app's registered
+    ``logout_url`` in a hidden iframe. Whether the app's session ends depends on the
+    browser sending the app's cookie in that frame (SameSite=Lax cookies are sent only
+    when hub and app are same-site; third-party cookie blocking may drop them), on the
+    app's logout URL accepting a GET, and on the page being loaded at all. The hub does
+    not learn whether it worked.
+    """
     form = LogoutForm()
     if not form.validate_on_submit():
         raise ValidationError("The logout form was out of date. Reload the page and try again.")

@@ -53,7 +53,10 @@ HOSTILE = [
     "/" + "a" * 3000,
 ]
 
-SAFE_RELATIVE = ["/", "/invoices", "/invoices?page=2&sort=due", "/a/b#frag", "/search?q=%2Fx"]
+SAFE_RELATIVE = [
+    "/", "/invoices", "/invoices?page=2&sort=due", "/a/b#frag", "/search?q=%2Fx", "/search?q=a%20b+c",
+    "/x?path=%5Cshare", "/caf%C3%A9",
+]
 SAFE_ABSOLUTE = [
     "https://app.example/",
     "https://app.example",
