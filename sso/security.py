@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, g
+from flask import Flask, Response, abort, g, request
 
 
 def _csp() -> str:
@@ -26,5 +26,17 @@ def set_headers(response: Response) -> Response:
     return response
 
 
+def refuse_nul_bytes() -> None:
+    """400 for a NUL character anywhere in the path, query or form: no database stores it
+    (PostgreSQL refuses it in text) and no legitimate input holds it."""
+    if "\x00" in request.path:
+        abort(400)
+    for source in (request.args, request.form):
+        for key, values in source.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                abort(400)
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_nul_bytes)
     app.after_request(set_headers)

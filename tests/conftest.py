@@ -97,8 +97,9 @@ HUB_USER_PASSWORD = "ann-password-1"
 @pytest.fixture
 def db_backend(request: pytest.FixtureRequest) -> str:
     """Which database the ``app`` fixture uses: ``sqlite`` unless a test parametrizes it
-    (``@pytest.mark.parametrize("db_backend", ["sqlite", "postgres"], indirect=True)``)."""
-    return getattr(request, "param", "sqlite")
+    (``@pytest.mark.parametrize("db_backend", ["sqlite", "postgres"], indirect=True)``)
+    or ``SSO_TEST_HUB_DB=postgres`` runs the whole hub suite on PostgreSQL."""
+    return getattr(request, "param", os.environ.get("SSO_TEST_HUB_DB", "sqlite"))
 
 
 @pytest.fixture

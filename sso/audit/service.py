@@ -38,7 +38,7 @@ _MAX_DETAIL = 500
 
 def _clip(value: Any) -> Any:
     if isinstance(value, str):
-        return value[:_MAX_DETAIL]
+        return value[:_MAX_DETAIL].replace("\x00", "\\x00")
     if isinstance(value, (int, float, bool)) or value is None:
         return value
     return str(value)[:_MAX_DETAIL]
@@ -68,7 +68,7 @@ def record(
     entry = AuditEvent(
         event=event,
         user_id=user.id if user is not None else None,
-        actor=(actor or "anonymous")[:200],
+        actor=(actor or "anonymous")[:200].replace("\x00", ""),
         app_slug=slug[:64] if slug else None,
         ip=ip,
         detail={str(k)[:50]: _clip(v) for k, v in (detail or {}).items()},

@@ -75,3 +75,14 @@ def test_unexpected_errors_show_no_details(app, client) -> None:  # type: ignore
     response = client.get("/boom-for-test")
     assert response.status_code == 500
     assert b"secret=xyz" not in response.data and b"went wrong" in response.data
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_nul_bytes_are_refused_everywhere(client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
+    assert client.post("/login", data={"login": "ann\x00", "password": "x"}).status_code == 400
+    auth.login()
+    for url in ("/admin/users/?q=%00", "/sso/jump/invoices?return_to=/%00", "/sso/jump/in%00voices",
+                "/sso/multipass/invoices?login_url=https://invoices.example/%00"):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert "Location" not in response.headers

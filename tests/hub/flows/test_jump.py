@@ -74,6 +74,9 @@ def test_hostile_return_to_is_dropped_from_the_token(app, client, auth, connecte
     slug, secret = connected_app
     auth.login()
     response = client.get(f"/sso/jump/{slug}", query_string={"return_to": value})
+    if "\x00" in value:  # refused outright for every request
+        assert response.status_code == 400 and "Location" not in response.headers
+        return
     assert response.status_code == 302
     assert response.headers["Location"].startswith(PREFIX)
     claims = MultipassCodec(secret).decode(_token_from_path(response.headers["Location"]))
@@ -93,7 +96,8 @@ def test_unknown_slug_is_404(client, auth) -> None:  # type: ignore[no-untyped-d
     auth.login()
     assert client.get("/sso/jump/nope").status_code == 404
     assert client.get("/sso/multipass/nope?login_url=https://x.example/").status_code == 404
-    assert client.get("/sso/jump/%00%ff").status_code == 404
+    assert client.get("/sso/jump/%ff").status_code == 404
+    assert client.get("/sso/jump/%00").status_code == 400
 
 
 def test_disabled_app_issues_nothing(app, client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
@@ -186,6 +190,8 @@ def test_hostile_login_url_gets_400_and_no_token(app, client, auth, connected_ap
     response = client.get(f"/sso/multipass/{slug}", query_string={"login_url": value})
     assert response.status_code == 400
     assert "Location" not in response.headers
+    if "\x00" in value:
+        return
     assert b"no token was issued" in response.data or b"missing" in response.data
     refused = _events(app, "redirect_refused")
     assert refused and refused[-1].detail["parameter"] == "login_url"
