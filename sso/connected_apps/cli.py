@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from ..audit import record
 from ..errors import HubError
-from .service import create_connected_app, get_app, rotate_secret, set_secret
+from .service import create_connected_app, current_secret, get_app, list_apps, rotate_secret, set_secret
 
 apps = AppGroup("apps", help="Manage connected apps.")
 
@@ -64,3 +64,12 @@ def rotate_command(slug: str, secret_stdin: bool) -> None:
         record("secret_revealed", app=app, actor="cli", detail={"where": "cli"})
         click.echo("Multipass secret (shown once):")
         click.echo(plain)
+
+
+@apps.command("list")
+def list_command() -> None:
+    """One line per app: slug, enabled/disabled, secret set or not, name, login URL template."""
+    for app in list_apps():
+        state = "enabled" if app.enabled else "disabled"
+        secret = "secret" if current_secret(app) else "no-secret"
+        click.echo(f"{app.slug}\t{state}\t{secret}\t{app.name}\t{app.login_url_template}")
