@@ -99,7 +99,7 @@ def init_app(app: Flask) -> None:
                 400, "The form was out of date or did not come from this site. Reload the page and try again."
             )
         response = render_error(status)
-        if status == 405 and err.valid_methods:
+        if status == 405 and getattr(err, "valid_methods", None):
             return response[0], status, {"Allow": ", ".join(err.valid_methods)}
         return response
 

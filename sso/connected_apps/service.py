@@ -256,6 +256,24 @@ def accepted_secrets(app: ConnectedApp) -> list[str]:
     return [secret_box().decrypt(r.encrypted_value) for r in rows]
 
 
+_CODEC_CACHE_SIZE = 256
+
+
 def codec_for(app: ConnectedApp) -> MultipassCodec:
-    """A codec that issues with the app's current secret and lifetime."""
-    return MultipassCodec(issuing_secret(app), max_age=app.token_lifetime)
+    """A codec that issues with the app's current secret and lifetime.
+
+    Cached per process by (app, secret row, lifetime): a rotation makes a new secret row,
+    so the cache never issues with a replaced secret.
+    """
+    row = current_secret(app)
+    if row is None:
+        issuing_secret(app)  # raises the ValidationError that explains it
+    assert row is not None
+    cache: dict[tuple[int, int, int], MultipassCodec] = current_app.extensions.setdefault("sso_codecs", {})
+    key = (app.id, row.id, app.token_lifetime)
+    codec = cache.get(key)
+    if codec is None:
+        if len(cache) >= _CODEC_CACHE_SIZE:
+            cache.clear()
+        codec = cache[key] = MultipassCodec(secret_box().decrypt(row.encrypted_value), max_age=app.token_lifetime)
+    return codec
