@@ -56,6 +56,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         flows_views.bp, health.bp, portal_views.bp,
     ):
         app.register_blueprint(blueprint)
+    proxies = int(app.config.get("PROXY_COUNT") or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Client IPs (throttling, audit) and the scheme come from the trusted proxies.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     app.cli.add_command(accounts_cli.users)
     app.cli.add_command(apps_cli.apps)
     return app

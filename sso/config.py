@@ -11,6 +11,8 @@
 ``SSO_LOGIN_LIMIT_IP``       optional: login attempts per client IP, default ``20 per minute``
 ``SSO_LOGIN_LIMIT_LOGIN``    optional: login attempts per submitted login, default ``5 per minute``
 ``SSO_INSTANCE_PATH``        optional: where generated keys and the default database live
+``SSO_PROXY_COUNT``          optional: number of trusted reverse proxies in front of the hub
+                             (their X-Forwarded-For/-Proto/-Host are believed); default 0
 ===========================  ==========================================================
 
 A bad value raises :class:`~sso.errors.ConfigError` naming the variable.
@@ -172,6 +174,11 @@ def load_config(instance_path: str | os.PathLike[str], environ: Mapping[str, str
         secure = base_url.startswith("https://")
     cfg["SESSION_COOKIE_SECURE"] = secure
     cfg["REMEMBER_COOKIE_SECURE"] = secure
+
+    raw_proxies = env.get(PREFIX + "PROXY_COUNT", "").strip() or "0"
+    if not raw_proxies.isdigit() or int(raw_proxies) > 10:
+        raise ConfigError(f"{PREFIX}PROXY_COUNT must be a small whole number (0 when nothing is in front)")
+    cfg["PROXY_COUNT"] = int(raw_proxies)
 
     for name, default in (("LOGIN_LIMIT_IP", "20 per minute"), ("LOGIN_LIMIT_LOGIN", "5 per minute")):
         raw = env.get(PREFIX + name, "").strip() or default

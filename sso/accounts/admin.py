@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from ..audit import record
 from ..errors import ValidationError
@@ -20,6 +21,12 @@ def set_password_url(user) -> str:  # type: ignore[no-untyped-def]
     base = current_app.config.get("BASE_URL")
     path = url_for("accounts.set_password", token=token)
     return f"{base}{path}" if base else url_for("accounts.set_password", token=token, _external=True)
+
+
+def _not_yourself(user, *, active: bool, is_admin: bool) -> None:  # type: ignore[no-untyped-def]
+    """An admin cannot lock themselves out (deactivate or drop their own admin flag)."""
+    if user.id == current_user.id and (not active or not is_admin):
+        raise ValidationError("You cannot deactivate yourself or remove your own admin rights.")
 
 
 @bp.get("/")
@@ -61,6 +68,7 @@ def edit(user_id: int):  # type: ignore[no-untyped-def]
     form = UserForm(obj=user)
     if form.validate_on_submit():
         try:
+            _not_yourself(user, active=bool(form.active.data), is_admin=bool(form.is_admin.data))
             diff = update_user(
                 user, login=form.login.data, email=form.email.data, name=form.name.data,
                 active=bool(form.active.data), is_admin=bool(form.is_admin.data),
@@ -82,6 +90,7 @@ def deactivate(user_id: int):  # type: ignore[no-untyped-def]
     user = get_user(user_id)
     if not ActionForm().validate_on_submit():
         raise ValidationError("The form was out of date. Reload the page and try again.")
+    _not_yourself(user, active=False, is_admin=user.is_admin)
     if update_user(user, active=False):
         record("user_changed", user=user, detail={"active": "True -> False"})
     flash(f"{user.login} is deactivated; their sessions have ended.", "info")

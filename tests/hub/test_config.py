@@ -95,3 +95,25 @@ def test_concurrent_first_starts_agree(tmp_path: Path) -> None:
         keys = list(pool.map(lambda _: load_config(tmp_path, environ={})["SECRET_KEY"], range(8)))
     assert len(set(keys)) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app_secrets_key", "secret_key"]  # no temp files left
+
+
+def test_proxy_count(tmp_path: Path) -> None:
+    assert load_config(tmp_path, environ={"SSO_PROXY_COUNT": "1"})["PROXY_COUNT"] == 1
+    with pytest.raises(ConfigError, match="SSO_PROXY_COUNT"):
+        load_config(tmp_path, environ={"SSO_PROXY_COUNT": "-1"})
+
+
+def test_forwarded_client_ip_is_used_behind_a_trusted_proxy(hub_config, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from sso.audit.models import AuditEvent
+    from sso.extensions import db
+
+    monkeypatch.setenv("SSO_PROXY_COUNT", "1")
+    app = create_app(dict(hub_config))
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    client.post("/login", data={"login": "x", "password": "y"}, headers={"X-Forwarded-For": "203.0.113.9"})
+    with app.app_context():
+        assert db.session.scalars(db.select(AuditEvent.ip)).all() == ["203.0.113.9"]
+        db.drop_all()
+        db.engine.dispose()

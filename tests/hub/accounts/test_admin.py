@@ -89,3 +89,15 @@ def test_reset_link_replaces_the_password(app, client, auth) -> None:  # type: i
     assert client.post("/" + path, data={"password": "brand-new-pass", "confirm": "brand-new-pass"}).status_code == 302
     with app.app_context():
         assert authenticate("ann", "brand-new-pass").login == "ann"
+
+
+def test_admin_cannot_lock_themselves_out(app, client, auth) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        admin_id = find_user("admin").id
+    auth.login_admin()
+    drop = client.post(f"/admin/users/{admin_id}", data={"login": "admin", "email": "admin@example.com", "active": "y"})
+    assert drop.status_code == 400 and b"cannot deactivate yourself" in drop.data
+    assert client.post(f"/admin/users/{admin_id}/deactivate").status_code == 400
+    with app.app_context():
+        admin = find_user("admin")
+        assert admin.active and admin.is_admin
