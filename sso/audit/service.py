@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..accounts.models import User
     from ..connected_apps.models import ConnectedApp
 
-EVENTS = (
+EVENTS: list[str] = [
     "login_ok",
     "login_failed",
     "logout",
@@ -32,7 +32,16 @@ EVENTS = (
     "password_set",
     "password_link",
     "users_imported",
-)
+]
+
+
+def register_events(*names: str) -> None:
+    """Let another package (e.g. user pairing) add its own audit event names."""
+    for name in names:
+        if not name or len(name) > 40 or not name.replace("_", "").isalnum():
+            raise ValueError(f"bad audit event name {name!r}")
+        if name not in EVENTS:
+            EVENTS.append(name)
 _MAX_DETAIL = 500
 
 

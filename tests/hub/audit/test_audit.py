@@ -14,6 +14,19 @@ def test_record_rejects_unknown_events(app) -> None:  # type: ignore[no-untyped-
         record("made_up")
 
 
+def test_other_packages_can_register_events(app) -> None:  # type: ignore[no-untyped-def]
+    from sso.audit import EVENTS, register_events
+
+    register_events("pairing_test_fix")
+    try:
+        with app.app_context():
+            assert record("pairing_test_fix", app="invoices", detail={"k": "v"}).event == "pairing_test_fix"
+        with pytest.raises(ValueError):
+            register_events("bad name!")
+    finally:
+        EVENTS.remove("pairing_test_fix")
+
+
 def test_login_events_are_recorded(app, client, auth) -> None:  # type: ignore[no-untyped-def]
     auth.login("ann", "wrong-password")
     auth.login()
