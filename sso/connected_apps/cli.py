@@ -9,7 +9,15 @@ from flask.cli import AppGroup
 
 from ..audit import record
 from ..errors import HubError
-from .service import create_connected_app, current_secret, get_app, list_apps, rotate_secret, set_secret
+from .service import (
+    create_connected_app,
+    current_secret,
+    get_app,
+    list_apps,
+    rewrap_secrets,
+    rotate_secret,
+    set_secret,
+)
 
 apps = AppGroup("apps", help="Manage connected apps.")
 
@@ -73,3 +81,13 @@ def list_command() -> None:
         state = "enabled" if app.enabled else "disabled"
         secret = "secret" if current_secret(app) else "no-secret"
         click.echo(f"{app.slug}\t{state}\t{secret}\t{app.name}\t{app.login_url_template}")
+
+
+@apps.command("rewrap-secrets")
+def rewrap_command() -> None:
+    """Re-encrypt all stored app secrets with the first key of SSO_APP_SECRETS_KEY."""
+    try:
+        count = rewrap_secrets()
+    except HubError as err:
+        raise click.ClickException(err.message) from err
+    click.echo(f"Re-encrypted {count} secrets with the first key of SSO_APP_SECRETS_KEY.")

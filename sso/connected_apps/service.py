@@ -16,7 +16,7 @@ from ..multipass import MultipassCodec
 from ..redirects import normalize_origin, origin_of
 from ..accounts.models import utcnow
 from .models import DEFAULT_TOKEN_LIFETIME, AppSecret, ConnectedApp
-from .secrets import SecretBox, check_pasted_secret, generate_secret
+from .secrets import SecretBox, SecretDecryptionError, check_pasted_secret, generate_secret
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 TOKEN_PLACEHOLDER = "{token}"
@@ -254,6 +254,24 @@ def accepted_secrets(app: ConnectedApp) -> list[str]:
     """Every unretired secret, the issuing one first (what the app should accept)."""
     rows = sorted(_live(app), key=lambda s: (not s.is_current, -(s.id or 0)))
     return [secret_box().decrypt(r.encrypted_value) for r in rows]
+
+
+def rewrap_secrets() -> int:
+    """Re-encrypt every stored app secret under the first configured Fernet key.
+
+    Run after putting a new key first in ``SSO_APP_SECRETS_KEY``; then the old key can go.
+    Returns how many secrets were rewritten.
+    """
+    box = secret_box()
+    rows = list(db.session.scalars(select(AppSecret)))
+    try:
+        for row in rows:
+            row.encrypted_value = box.rotate(row.encrypted_value)
+    except SecretDecryptionError:
+        db.session.rollback()  # all or nothing
+        raise
+    db.session.commit()
+    return len(rows)
 
 
 _CODEC_CACHE_SIZE = 256

@@ -68,3 +68,27 @@ def test_apps_list(runner) -> None:  # type: ignore[no-untyped-def]
     runner.invoke(args=["apps", "add", "inv", "--name", "Invoices", "--login-url", "https://inv.example/l/{token}"])
     lines = runner.invoke(args=["apps", "list"]).output.splitlines()
     assert lines == ["inv\tenabled\tsecret\tInvoices\thttps://inv.example/l/{token}"]
+
+
+def test_rewrap_secrets_after_key_rotation(app, runner) -> None:  # type: ignore[no-untyped-def]
+    from cryptography.fernet import Fernet
+
+    from sso.connected_apps.secrets import SecretBox
+    from sso.connected_apps.models import AppSecret
+    from sso.extensions import db
+
+    result = runner.invoke(args=["apps", "add", "inv", "--name", "Invoices", "--login-url", "https://inv.example/l/{token}"])
+    secret = result.output.strip().splitlines()[-1]
+    old_key = app.config["APP_SECRETS_KEYS"][0]
+    new_key = Fernet.generate_key().decode()
+    app.config["APP_SECRETS_KEYS"] = [new_key, old_key]
+    app.extensions.pop("sso_secret_box", None)
+    rewrapped = runner.invoke(args=["apps", "rewrap-secrets"])
+    assert rewrapped.exit_code == 0 and "Re-encrypted 1 secrets" in rewrapped.output
+    with app.app_context():
+        stored = db.session.scalars(db.select(AppSecret.encrypted_value)).one()
+        assert SecretBox([new_key]).decrypt(stored) == secret  # the old key is no longer needed
+    app.config["APP_SECRETS_KEYS"] = [Fernet.generate_key().decode()]
+    app.extensions.pop("sso_secret_box", None)
+    wrong = runner.invoke(args=["apps", "rewrap-secrets"])
+    assert wrong.exit_code != 0 and "SSO_APP_SECRETS_KEY" in wrong.output
