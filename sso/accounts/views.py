@@ -81,10 +81,12 @@ def login():  # type: ignore[no-untyped-def]
     try:
         user = authenticate(form.login.data or "", form.password.data or "")
     except AccountDisabled as err:
-        record("login_failed", user=err.user, detail={"login": form.login.data, "reason": "disabled"})
+        record("login_failed", user=err.user, detail={"login": err.user.login if err.user else "", "reason": "disabled"})
         return render_template("accounts/login.html", form=form, error=err.message), 403
     except LoginFailed as err:
-        record("login_failed", user=err.user, detail={"login": form.login.data})
+        # An unknown "login" is often a password typed in the wrong field: never store it.
+        detail = {"login": err.user.login} if err.user is not None else {"login": "(unknown)"}
+        record("login_failed", user=err.user, detail=detail)
         return render_template("accounts/login.html", form=form, error=err.message), 401
     target = _next_target(form.next.data)
     session.clear()  # new session at login: nothing from before survives (fixation)

@@ -27,8 +27,16 @@ def test_other_packages_can_register_events(app) -> None:  # type: ignore[no-unt
         EVENTS.remove("pairing_test_fix")
 
 
+def test_unknown_logins_are_not_stored(app, client, auth) -> None:  # type: ignore[no-untyped-def]
+    auth.login("my-secret-password-typed-here", "x")
+    with app.app_context():
+        row = db.session.scalars(db.select(AuditEvent)).one()
+        assert row.event == "login_failed" and row.user_id is None
+        assert "my-secret" not in str(row.detail)
+
+
 def test_login_events_are_recorded(app, client, auth) -> None:  # type: ignore[no-untyped-def]
-    auth.login("ann", "wrong-password")
+    auth.login("ANN@example.com", "wrong-password")
     auth.login()
     auth.logout()
     with app.app_context():
