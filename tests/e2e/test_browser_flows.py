@@ -1,0 +1,169 @@
+"""The user's journeys across the hub and the invoicing app, in a real Chromium.
+
+Both apps run as gunicorn processes on their own SQLite databases (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import quote, urlsplit
+
+import pytest
+
+from examples.stack import Stack
+from sso.multipass import MultipassCodec
+
+pytestmark = pytest.mark.browser
+
+
+def hub_login(page, stack: Stack, login: str = "ann", password: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Fill the hub's login form on the current page (navigating there first if needed)."""
+    if "/login" not in page.url:
+        page.goto(f"{stack.hub_url}/login")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", password or stack.password)
+    page.click("form button[type=submit]:has-text('Log in')")
+
+
+def token_url_for(page, stack: Stack, return_to: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    """Ask the hub for a jump with the browser's cookies, without following it."""
+    url = f"{stack.hub_url}/sso/jump/invoices"
+    if return_to:
+        url += "?return_to=" + quote(return_to, safe="")
+    response = page.request.get(url, max_redirects=0)
+    assert response.status == 302, response.status
+    location = response.headers["location"]
+    assert location.startswith(f"{stack.app_url}/login/multipass/")
+    return location
+
+
+def app_cookie(page, stack: Stack) -> str | None:  # type: ignore[no-untyped-def]
+    for cookie in page.context.cookies(stack.app_url):
+        if cookie["name"] == "invoicing_session":
+            return cookie["value"]
+    return None
+
+
+def test_jump_to_invoices_without_second_login(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    hub_login(page, stack, "ann")
+    page.click("a.app-button:has-text('Invoices')")
+    page.wait_for_url(re.compile(re.escape(stack.app_url) + r"/.*"))
+    assert page.locator("#current-user").inner_text() == "ann"
+    assert "/login" not in page.url and "multipass" not in page.url  # the token left the address bar
+
+
+def test_crm_button_goes_back_to_the_hub_still_logged_in(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    hub_login(page, stack, "ann")
+    page.click("a.app-button:has-text('Invoices')")
+    page.wait_for_url(re.compile(re.escape(stack.app_url)))
+    page.click("#crm-button")
+    page.wait_for_url(re.compile(re.escape(stack.hub_url)))
+    assert "Ann Archer" in page.locator("header").inner_text()
+    assert page.locator("input[name=password]").count() == 0
+
+
+def test_fresh_browser_is_diverted_to_the_hub_and_lands_on_the_page_asked_for(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{stack.app_url}/invoices/new")
+    page.wait_for_url(re.compile(re.escape(stack.hub_url) + r"/login"))
+    hub_login(page, stack, "ann")
+    page.wait_for_url(f"{stack.app_url}/invoices/new")
+    assert page.locator("#current-user").inner_text() == "ann"
+
+
+def test_token_url_opened_twice_is_refused(page, stack: Stack, browser) -> None:  # type: ignore[no-untyped-def]
+    hub_login(page, stack, "ann")
+    token_url = token_url_for(page, stack)
+    page.goto(token_url)
+    assert page.locator("#current-user").inner_text() == "ann"
+    other = browser.new_context()
+    try:
+        replay = other.new_page()
+        response = replay.goto(token_url)
+        assert response is not None and response.status == 400
+        assert "already used" in replay.locator("#message").inner_text()
+        assert replay.locator("#current-user").count() == 0
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("kind", ["tampered", "expired", "other_secret"])
+def test_bad_tokens_are_refused_without_a_session(page, stack: Stack, browser, kind: str) -> None:  # type: ignore[no-untyped-def]
+    hub_login(page, stack, "ann")
+    if kind == "other_secret":
+        token = MultipassCodec("another app's secret, not ours").encode(
+            {"email": "ann@example.com", "login": "ann", "jti": "x" + kind}
+        )
+        token_url = f"{stack.app_url}/login/multipass/{token}"
+    else:
+        token_url = token_url_for(page, stack)
+        if kind == "tampered":
+            prefix, token = token_url.rsplit("/", 1)
+            middle = len(token) // 2
+            flipped = "A" if token[middle] != "A" else "B"
+            token_url = f"{prefix}/{token[:middle]}{flipped}{token[middle + 1:]}"
+        else:
+            time.sleep(stack.multipass_max_age + 1.5)  # the app accepts tokens for 4 s in these tests
+    visitor = browser.new_context()
+    try:
+        tab = visitor.new_page()
+        response = tab.goto(token_url)
+        assert response is not None and response.status == 400
+        assert "invalid, expired or was already used" in tab.locator("#message").inner_text()
+        assert tab.locator("#current-user").count() == 0
+        follow = tab.goto(f"{stack.app_url}/invoices")
+        assert follow is not None
+        assert urlsplit(tab.url).netloc == urlsplit(stack.hub_url).netloc  # still not signed in
+    finally:
+        visitor.close()
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["http://evil.example/steal", "//evil.example/x", "/\\evil.example", "https:\\\\evil.example", "http://127.0.0.2:9/x"],
+)
+def test_no_token_leaves_for_another_host(page, stack: Stack, hostile: str) -> None:  # type: ignore[no-untyped-def]
+    sent: list[str] = []
+    page.on("request", lambda req: sent.append(req.url))
+    hub_login(page, stack, "ann")
+    page.wait_for_url(re.compile(re.escape(stack.hub_url)))
+    # Service-initiated flow with a login_url elsewhere: a 400 page at the hub, no token issued.
+    response = page.goto(
+        f"{stack.hub_url}/sso/multipass/invoices?login_url={quote(hostile, safe='')}&return_to=/"
+    )
+    assert response is not None and response.status == 400
+    assert urlsplit(page.url).netloc == urlsplit(stack.hub_url).netloc
+    # Jump with a hostile return_to: the token goes to the app, the return_to is dropped.
+    page.goto(f"{stack.hub_url}/sso/jump/invoices?return_to={quote(hostile, safe='')}")
+    page.wait_for_url(re.compile(re.escape(stack.app_url)))
+    assert page.locator("#current-user").inner_text() == "ann"
+    allowed = {urlsplit(stack.hub_url).netloc, urlsplit(stack.app_url).netloc}
+    for url in sent:
+        if "multipass" in url:
+            assert urlsplit(url).netloc in allowed, url
+
+
+def test_logout_at_the_hub_ends_the_invoicing_session_too(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    hub_login(page, stack, "ann")
+    page.click("a.app-button:has-text('Invoices')")
+    page.wait_for_url(re.compile(re.escape(stack.app_url)))
+    page.click("#crm-button")
+    page.wait_for_url(re.compile(re.escape(stack.hub_url)))
+    with page.expect_response(lambda r: r.url.startswith(f"{stack.app_url}/logout/frontchannel")) as done:
+        page.click("header button:has-text('Log out')")
+    assert done.value.status == 200
+    # The documented behaviour: the hub session is gone and the app's session too, so the
+    # invoicing page sends the visitor to the hub's login form again.
+    page.goto(f"{stack.app_url}/invoices")
+    page.wait_for_url(re.compile(re.escape(stack.hub_url) + r"/login"))
+    assert page.locator("input[name=password]").count() == 1
+
+
+def test_unpaired_user_sees_what_differs(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    hub_login(page, stack, "bob")
+    with page.expect_response(lambda r: "/login/multipass/" in r.url) as landing:
+        page.click("a.app-button:has-text('Invoices')")
+    assert landing.value.status == 403
+    text = page.locator("main").inner_text()
+    assert "bob@old-mail.example" in text and "bob@example.com" in text
+    assert page.locator("#current-user").count() == 0
