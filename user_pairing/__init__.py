@@ -6,7 +6,7 @@
 The modules here are pure Python (no Flask, no database); the admin pages build on them.
 """
 
-from .errors import SOURCE_ERROR_KINDS, ConfigError, PairingError, SourceError
+from .errors import SOURCE_ERROR_KINDS, ConfigError, FixError, PairingError, SourceError
 from .matching import DirectoryUser, PairingRow, Status, counts, match_users, normalise
 from .sources import (
     SOURCE_KINDS,
@@ -27,6 +27,7 @@ __all__ = [
     "DirectoryConfig",
     "DirectorySource",
     "DirectoryUser",
+    "FixError",
     "JsonListSource",
     "PairingError",
     "PairingRow",

@@ -44,3 +44,7 @@ class SourceError(PairingError):
 
     def __repr__(self) -> str:
         return f"SourceError({self.kind!r}, {self.message!r})"
+
+
+class FixError(PairingError):
+    """A fix cannot be made as asked (e.g. the user is no longer missing); the message says why."""

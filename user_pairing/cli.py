@@ -1,0 +1,78 @@
+"""``flask --app wsgi pairing ...`` (and ``apps set-directory``): configure, refresh, report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from sso.connected_apps.service import get_app
+from sso.errors import HubError
+
+from . import display, service
+from .errors import PairingError
+from .matching import Status
+from .sources import SOURCE_KINDS
+
+pairing = AppGroup("pairing", help="Pair hub users with a connected app's users.")
+MAX_FILE = 64 * 1024 * 1024
+
+
+@click.command("set-directory")
+@click.argument("slug")
+@click.option("--type", "kind", required=True, type=click.Choice(SOURCE_KINDS), help="Directory type.")
+@click.option("--url", default=None, help="SCIM base URL or JSON list URL (not for csv).")
+@click.option("--token-stdin", is_flag=True, help="Read the directory token from standard input.")
+def set_directory_command(slug: str, kind: str, url: str | None, token_stdin: bool) -> None:
+    """Set where SLUG's users are fetched from (the token is stored encrypted)."""
+    token = sys.stdin.readline().rstrip("\r\n") if token_stdin else None
+    try:
+        app = get_app(slug)
+        setting = service.set_directory(app, kind, url, token, actor="cli")
+    except (HubError, PairingError) as err:
+        raise click.ClickException(str(err)) from err
+    where = f" at {display.visible(setting.url, 200)}" if setting.url else ""
+    click.echo(f"Directory of {app.slug}: {setting.kind}{where}.")
+
+
+pairing.add_command(set_directory_command)
+
+
+@pairing.command("refresh")
+@click.argument("slug")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), help="CSV file for a csv directory.")
+def refresh_command(slug: str, path: Path | None) -> None:
+    """Fetch SLUG's users now and store them as the snapshot."""
+    try:
+        data = None
+        if path is not None:
+            if not path.is_file() or path.stat().st_size > MAX_FILE:
+                raise click.ClickException(f"{path} is not a readable file of at most 64 MB.")
+            data = path.read_bytes()
+        app = get_app(slug)
+        snapshot = service.refresh(app, data=data, actor="cli")
+    except (HubError, PairingError, OSError) as err:
+        raise click.ClickException(f"Refresh failed: {err}") from err
+    click.echo(f"Snapshot of {app.slug}: {snapshot.user_count} users.")
+
+
+@pairing.command("report")
+@click.argument("slug")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--status", default=None, type=click.Choice([s.value for s in Status]), help="Only this status.")
+def report_command(slug: str, fmt: str, status: str | None) -> None:
+    """Print SLUG's pairing table (JSON rows: status, hub_login, hub_email, app_login, app_email, hint, ...)."""
+    try:
+        app = get_app(slug)
+        rows = service.report(app)
+    except (HubError, PairingError) as err:
+        raise click.ClickException(str(err)) from err
+    rows = display.select_rows(rows, display.parse_status(status))
+    if fmt == "json":
+        click.echo(display.to_json(rows))
+    elif fmt == "csv":
+        click.echo(display.to_csv(rows), nl=False)
+    else:
+        click.echo(display.to_table(rows))

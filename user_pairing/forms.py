@@ -1,0 +1,26 @@
+"""Forms of the pairing page (each carries a CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from .sources import SOURCE_KINDS
+
+KIND_LABELS = {"scim": "SCIM 2.0", "json": "JSON list (api_token, page)", "csv": "CSV upload"}
+
+
+class DirectoryForm(FlaskForm):
+    kind = SelectField("Directory type", choices=[(k, KIND_LABELS[k]) for k in SOURCE_KINDS])
+    url = StringField("URL (SCIM base, e.g. https://app.example/scim/v2)", validators=[Optional(), Length(max=2048)])
+    token = PasswordField("Token (leave empty to keep the stored one)", validators=[Optional(), Length(max=4096)])
+
+
+class RefreshForm(FlaskForm):
+    file = FileField("CSV file (login,email,name)")
+
+
+class FixForm(FlaskForm):
+    login = HiddenField(validators=[DataRequired(), Length(max=4096)])

@@ -1,0 +1,23 @@
+"""Plug user pairing into the hub: models, the admin pages and the CLI commands."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the pairing blueprint and commands on the hub ``app``.
+
+    Adds ``pairing ...`` and ``apps set-directory``. The models are imported here so that
+    ``create_all`` and the migrations see their tables.
+    """
+    from sso.connected_apps.cli import apps
+
+    from . import models as _models  # noqa: F401
+    from . import service as _service  # noqa: F401  (registers the audit event names)
+    from .cli import pairing, set_directory_command
+    from .views import bp
+
+    app.register_blueprint(bp)
+    app.cli.add_command(pairing)
+    apps.add_command(set_directory_command, "set-directory")

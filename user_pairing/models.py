@@ -1,0 +1,85 @@
+"""Where each connected app's directory lives, and the last good list of its users.
+
+The Flask side of user pairing: these models use the hub's ``db``; the matching and the
+sources stay pure. The directory token is stored encrypted with the hub's app-secret
+:class:`~sso.connected_apps.secrets.SecretBox`, never in clear text.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sso.accounts.models import utcnow
+from sso.extensions import db
+
+from .matching import DirectoryUser
+
+
+class DirectorySetting(db.Model):  # type: ignore[name-defined,misc]
+    """How to reach one connected app's user directory (one per app)."""
+
+    __tablename__ = "pairing_directories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("connected_apps.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    encrypted_token: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class PairingSnapshot(db.Model):  # type: ignore[name-defined,misc]
+    """The app's users as last fetched successfully, and the error of the last failed refresh.
+
+    A failed refresh only sets ``error``/``error_at``: the users and ``taken_at`` of the
+    last good fetch stay. Users are kept as one compact JSON array of
+    ``[login, email, name, active, ref]`` (100,000 users load in a fraction of a second).
+    """
+
+    __tablename__ = "pairing_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("connected_apps.id", ondelete="CASCADE"), unique=True)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    user_count: Mapped[int] = mapped_column(Integer, default=0)
+    users_json: Mapped[str] = mapped_column(Text, default="[]")
+    error: Mapped[str | None] = mapped_column(String(1000))
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def has_users(self) -> bool:
+        """True once a refresh has succeeded."""
+        return self.taken_at is not None
+
+    @property
+    def error_is_current(self) -> bool:
+        """The last refresh failed (its error is newer than the snapshot)."""
+        if self.error_at is None:
+            return False
+        return self.taken_at is None or _aware(self.error_at) >= _aware(self.taken_at)
+
+    def set_users(self, users: list[DirectoryUser], taken_at: datetime) -> None:
+        """Replace the stored users (a successful refresh) and clear the error."""
+        self.users_json = json.dumps(
+            [[u.login, u.email, u.name, u.active, u.ref] for u in users], ensure_ascii=False, separators=(",", ":")
+        )
+        self.user_count = len(users)
+        self.taken_at = taken_at
+        self.error = self.error_kind = None
+        self.error_at = None
+
+    def users(self) -> list[DirectoryUser]:
+        """The stored users."""
+        return [DirectoryUser(*item) for item in json.loads(self.users_json or "[]")]
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were stored in UTC.
+    from datetime import UTC
+
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

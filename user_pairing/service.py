@@ -1,0 +1,255 @@
+"""Pairing on top of the hub: directory settings, refreshes, the report and the fixes.
+
+Views and CLI commands are thin layers over these functions. Every change an admin makes
+(directory set, refresh, fix) is written to the hub's audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app, has_request_context, url_for
+from sqlalchemy import func, select
+
+from sso.accounts.models import User, utcnow
+from sso.accounts.service import create_user, make_set_password_token
+from sso.audit import record
+from sso.audit.service import register_events
+from sso.connected_apps.models import ConnectedApp
+from sso.connected_apps.service import secret_box
+from sso.extensions import db
+
+from .errors import ConfigError, FixError, SourceError
+from .matching import DirectoryUser, PairingRow, Status, match_users
+from .models import DirectorySetting, PairingSnapshot
+from .sources import DEFAULT_TIMEOUT, SOURCE_KINDS, DirectoryConfig, DirectorySource, safe_url
+
+HUB_NAME = "the hub"
+EVENTS = (
+    "pairing_directory_set",
+    "pairing_refreshed",
+    "pairing_refresh_failed",
+    "pairing_created_in_app",
+    "pairing_created_in_hub",
+    "pairing_fix_failed",
+)
+register_events(*EVENTS)
+
+
+# -- directory settings -----------------------------------------------------------------------
+
+
+def get_directory(app: ConnectedApp) -> DirectorySetting | None:
+    """The directory setting of ``app``, if one is configured."""
+    return db.session.scalars(select(DirectorySetting).where(DirectorySetting.app_id == app.id)).first()
+
+
+def set_directory(
+    app: ConnectedApp, kind: str, url: str | None, token: str | None, *, actor: str | None = None
+) -> DirectorySetting:
+    """Validate and store how ``app``'s users are fetched; the token is stored encrypted.
+
+    An empty ``token`` keeps the stored one (forms never show it back), as long as the kind
+    stays a URL kind. Raises :class:`ConfigError` with what to set.
+    """
+    kind = (kind or "").strip().lower()
+    if kind not in SOURCE_KINDS:
+        raise ConfigError(f"Unknown directory type {kind!r}; use one of: {', '.join(SOURCE_KINDS)}.")
+    setting = get_directory(app)
+    token = (token or "").strip() or None
+    if kind == "csv":
+        url, token = None, None
+    else:
+        url = (url or "").strip()
+        if len(url) > 2048:
+            raise ConfigError("The directory URL is too long (at most 2048 characters).")
+        if token is None and setting is not None and setting.encrypted_token and setting.kind != "csv":
+            token = secret_box().decrypt(setting.encrypted_token)
+    DirectoryConfig(kind, url, token).validate()  # type: ignore[arg-type]
+    if setting is None:
+        setting = DirectorySetting(app_id=app.id)
+        db.session.add(setting)
+    setting.kind = kind
+    setting.url = url
+    setting.encrypted_token = secret_box().encrypt(token) if token else None
+    setting.updated_at = utcnow()
+    db.session.commit()
+    record("pairing_directory_set", app=app, actor=actor, detail={"kind": kind, "url": safe_url(url) if url else ""})
+    return setting
+
+
+def directory_config(app: ConnectedApp) -> DirectoryConfig:
+    """The usable configuration of ``app``'s directory (token decrypted); raises ConfigError."""
+    setting = get_directory(app)
+    if setting is None:
+        raise ConfigError(f"No user directory is configured for {app.name}: set one first.")
+    token = secret_box().decrypt(setting.encrypted_token) if setting.encrypted_token else None
+    return DirectoryConfig(setting.kind, setting.url, token).validate()  # type: ignore[arg-type]
+
+
+def build_directory(app: ConnectedApp, data: str | bytes | None = None) -> DirectorySource:
+    """The source of ``app``'s users; ``data`` is the uploaded file of a CSV directory."""
+    timeout = float(current_app.config.get("PAIRING_SOURCE_TIMEOUT", DEFAULT_TIMEOUT))
+    return directory_config(app).build(data=data, timeout=timeout)
+
+
+def can_provision(app: ConnectedApp) -> bool:
+    """True when ``app``'s directory can create users (SCIM)."""
+    setting = get_directory(app)
+    return setting is not None and setting.kind == "scim"
+
+
+# -- snapshots --------------------------------------------------------------------------------
+
+
+def get_snapshot(app: ConnectedApp) -> PairingSnapshot | None:
+    """The stored snapshot of ``app``'s users (possibly with a refresh error), if any."""
+    return db.session.scalars(select(PairingSnapshot).where(PairingSnapshot.app_id == app.id)).first()
+
+
+def refresh(
+    app: ConnectedApp, *, data: str | bytes | None = None, actor: str | None = None, now: datetime | None = None
+) -> PairingSnapshot:
+    """Fetch ``app``'s users through its directory and store them as the new snapshot.
+
+    On :class:`SourceError` the error (and when) is recorded, the last good snapshot stays,
+    and the error is re-raised. :class:`ConfigError` when no usable directory is set.
+    """
+    source = build_directory(app, data)
+    snapshot = get_snapshot(app)
+    if snapshot is None:
+        snapshot = PairingSnapshot(app_id=app.id, users_json="[]", user_count=0)
+        db.session.add(snapshot)
+    when = now or utcnow()
+    try:
+        users = source.fetch()
+    except SourceError as err:
+        snapshot.error, snapshot.error_kind, snapshot.error_at = err.message[:1000], err.kind, when
+        db.session.commit()
+        record("pairing_refresh_failed", app=app, actor=actor, detail={"kind": err.kind, "error": err.message})
+        raise
+    snapshot.set_users(users, when)
+    db.session.commit()
+    record("pairing_refreshed", app=app, actor=actor, detail={"users": len(users)})
+    return snapshot
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def hub_users() -> list[DirectoryUser]:
+    """Every hub user as a :class:`DirectoryUser` (``ref`` is the user id)."""
+    rows = db.session.execute(select(User.login, User.email, User.name, User.active, User.id))
+    return [DirectoryUser(login, email, name, bool(active), str(uid)) for login, email, name, active, uid in rows]
+
+
+@dataclass(frozen=True)
+class Report:
+    """The pairing table of one app and the snapshot it was built from."""
+
+    rows: list[PairingRow]
+    snapshot: PairingSnapshot | None
+
+
+def _hub_version() -> tuple[object, ...]:
+    count, last_change, last_id = db.session.execute(
+        select(func.count(User.id), func.max(User.updated_at), func.max(User.id))
+    ).one()
+    return count, str(last_change), last_id
+
+
+def report(app: ConnectedApp) -> list[PairingRow]:
+    """Match the hub's current users against ``app``'s snapshot (every row, problems first).
+
+    With no snapshot yet every hub user is ``missing_in_app``. The result is cached per
+    process until the snapshot or the hub's users change, so paging through 100,000 rows
+    does not match them again on every page.
+    """
+    return full_report(app).rows
+
+
+def full_report(app: ConnectedApp) -> Report:
+    """:func:`report` with the snapshot it used."""
+    snapshot = get_snapshot(app)
+    key = (
+        app.id,
+        app.name,
+        snapshot.id if snapshot else None,
+        str(snapshot.taken_at) if snapshot else None,
+        _hub_version(),
+    )
+    cache: dict[int, tuple[tuple[object, ...], list[PairingRow]]] = current_app.extensions.setdefault(
+        "pairing_reports", {}
+    )
+    hit = cache.get(app.id)
+    if hit is not None and hit[0] == key:
+        return Report(hit[1], snapshot)
+    app_users = snapshot.users() if snapshot is not None and snapshot.has_users else []
+    rows = match_users(hub_users(), app_users, app_name=app.name, hub_name=HUB_NAME)
+    if len(cache) >= 8:
+        cache.clear()
+    cache[app.id] = (key, rows)
+    return Report(rows, snapshot)
+
+
+# -- fixes ------------------------------------------------------------------------------------
+
+
+def _find_row(app: ConnectedApp, status: Status, login: str) -> PairingRow:
+    side = "hub" if status is Status.MISSING_IN_APP else "app"
+    for row in report(app):
+        user = row.hub if side == "hub" else row.app
+        if row.status is status and user is not None and user.login == login:
+            return row
+    place = app.name if status is Status.MISSING_IN_APP else HUB_NAME
+    raise FixError(
+        f"{login[:80]!r} is not listed as missing in {place} (any more); reload the page or refresh the snapshot."
+    )
+
+
+def create_in_app(app: ConnectedApp, login: str, *, actor: str | None = None) -> DirectoryUser:
+    """Create the hub user ``login`` (a ``missing_in_app`` row) in ``app`` through its directory.
+
+    Returns the user as the app created it. Raises :class:`FixError`, :class:`ConfigError`
+    or :class:`SourceError` (e.g. the app refused, or its directory cannot provision).
+    """
+    row = _find_row(app, Status.MISSING_IN_APP, login)
+    assert row.hub is not None
+    source = build_directory(app)
+    if not source.can_provision:
+        raise FixError(f"The directory of {app.name} cannot create users; create {login!r} there by hand.")
+    wanted = DirectoryUser(row.hub.login, row.hub.email, row.hub.name, row.hub.active)
+    try:
+        created = source.provision(wanted)
+    except SourceError as err:
+        record("pairing_fix_failed", app=app, actor=actor,
+               detail={"fix": "create_in_app", "login": login, "kind": err.kind, "error": err.message})
+        raise
+    record("pairing_created_in_app", app=app, actor=actor,
+           detail={"login": created.login, "email": created.email, "app_ref": created.ref or ""})
+    return created
+
+
+def create_in_hub(app: ConnectedApp, login: str, *, actor: str | None = None) -> tuple[User, str]:
+    """Create the app user ``login`` (a ``missing_in_hub`` row) in the hub, without a password.
+
+    Returns the new user and a set-password link to pass on. Raises :class:`FixError` or the
+    hub's ``ValidationError`` (e.g. a login the hub does not accept).
+    """
+    row = _find_row(app, Status.MISSING_IN_HUB, login)
+    assert row.app is not None
+    user = create_user(row.app.login, row.app.email, row.app.name)
+    record("pairing_created_in_hub", user=user, app=app, actor=actor,
+           detail={"login": user.login, "email": user.email})
+    return user, set_password_link(user)
+
+
+def set_password_link(user: User) -> str:
+    """The set-password link of ``user``: absolute in a request (or with ``BASE_URL``)."""
+    token = make_set_password_token(user)
+    base = current_app.config.get("BASE_URL")
+    if has_request_context():
+        path = url_for("accounts.set_password", token=token)
+        return f"{base}{path}" if base else url_for("accounts.set_password", token=token, _external=True)
+    return f"{base or ''}/set-password/{token}"

@@ -1,0 +1,172 @@
+"""The pairing page of each connected app, its exports and its fix buttons (admins only).
+
+Thin: each view parses the request, calls :mod:`user_pairing.service` and maps its errors
+to a message. A failing source never gives a 500: the page shows the error next to the
+last good snapshot.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, flash, make_response, redirect, render_template, request, url_for
+
+from sso.accounts.access import admin_required
+from sso.connected_apps.service import get_app
+from sso.errors import ValidationError
+from sso.pagination import Page, page_arg
+
+from . import display, service
+from .errors import ConfigError, FixError, SourceError
+from .forms import DirectoryForm, FixForm, RefreshForm
+from .matching import Status, counts
+
+bp = Blueprint("pairing", __name__, url_prefix="/admin/pairing")
+DEFAULT_PER_PAGE = 50
+MAX_UPLOAD = 16 * 1024 * 1024
+
+
+@bp.app_template_filter("visible")
+def _visible(value: str | None, limit: int = 80) -> str:
+    return display.visible(value, limit)
+
+
+@bp.app_template_filter("raw_value")
+def _raw(value: str | None) -> str:
+    return display.raw(value)
+
+
+def _back(slug: str) -> Response:
+    return redirect(url_for("pairing.page", slug=slug))  # type: ignore[return-value]
+
+
+@bp.get("/<slug>")
+@admin_required
+def page(slug: str):  # type: ignore[no-untyped-def]
+    app = get_app(slug)
+    result = service.full_report(app)
+    status = display.parse_status(request.args.get("status"))
+    query = request.args.get("q", "")[: display.MAX_QUERY]
+    chosen = display.select_rows(result.rows, status, query)
+    per_page = int(current_app.config.get("PAIRING_PER_PAGE", DEFAULT_PER_PAGE))
+    number = page_arg(request.args.get("page"))
+    pager = Page(number, per_page, len(chosen))
+    number = min(number, pager.pages)
+    pager = Page(number, per_page, len(chosen))
+    setting = service.get_directory(app)
+    form = DirectoryForm(kind=setting.kind if setting else "scim", url=setting.url if setting else "")
+    return render_template(
+        "pairing/page.html",
+        app=app,
+        rows=chosen[(number - 1) * per_page : number * per_page],
+        counts=counts(result.rows),
+        total=len(result.rows),
+        statuses=list(Status),
+        status=status.value if status else "",
+        q=query,
+        page=pager,
+        snapshot=result.snapshot,
+        setting=setting,
+        can_provision=service.can_provision(app),
+        directory_form=form,
+        refresh_form=RefreshForm(),
+        fix_form=FixForm(),
+    )
+
+
+@bp.get("/<slug>.json")
+@admin_required
+def export_json(slug: str) -> Response:
+    app = get_app(slug)
+    rows = display.select_rows(service.report(app), display.parse_status(request.args.get("status")))
+    return _download(display.to_json(rows), "application/json", f"pairing-{app.slug}.json")
+
+
+@bp.get("/<slug>.csv")
+@admin_required
+def export_csv(slug: str) -> Response:
+    app = get_app(slug)
+    rows = display.select_rows(service.report(app), display.parse_status(request.args.get("status")))
+    return _download(display.to_csv(rows), "text/csv; charset=utf-8", f"pairing-{app.slug}.csv")
+
+
+def _download(body: str, mimetype: str, filename: str) -> Response:
+    response = make_response(body)
+    response.headers["Content-Type"] = mimetype
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.post("/<slug>/directory")
+@admin_required
+def directory(slug: str):  # type: ignore[no-untyped-def]
+    app = get_app(slug)
+    form = DirectoryForm()
+    if not form.validate_on_submit():
+        raise ValidationError("The directory form was out of date or a value too long. Reload and try again.")
+    try:
+        service.set_directory(app, form.kind.data or "", form.url.data, form.token.data)
+    except ConfigError as err:
+        flash(f"Directory not saved: {err}", "error")
+        return _back(app.slug)
+    flash("Directory saved. Refresh the snapshot to fetch the users.", "info")
+    return _back(app.slug)
+
+
+@bp.post("/<slug>/refresh")
+@admin_required
+def refresh(slug: str):  # type: ignore[no-untyped-def]
+    app = get_app(slug)
+    form = RefreshForm()
+    if not form.validate_on_submit():
+        raise ValidationError("The refresh form was out of date. Reload the page and try again.")
+    upload = request.files.get("file")
+    data = upload.read(MAX_UPLOAD + 1) if upload and upload.filename else None
+    if data is not None and len(data) > MAX_UPLOAD:
+        flash("The CSV file is too large (at most 16 MB).", "error")
+        return _back(app.slug)
+    try:
+        snapshot = service.refresh(app, data=data)
+    except (ConfigError, SourceError) as err:
+        flash(f"Refresh failed: {err}", "error")
+        return _back(app.slug)
+    flash(f"Snapshot refreshed: {snapshot.user_count} users in {app.name}.", "info")
+    return _back(app.slug)
+
+
+@bp.post("/<slug>/create-in-app")
+@admin_required
+def create_in_app(slug: str):  # type: ignore[no-untyped-def]
+    app = get_app(slug)
+    form = FixForm()
+    if not form.validate_on_submit():
+        raise ValidationError("The form was out of date. Reload the page and try again.")
+    try:
+        created = service.create_in_app(app, form.login.data or "")
+    except (ConfigError, SourceError, FixError) as err:
+        flash(f"Not created in {app.name}: {err}", "error")
+        return _back(app.slug)
+    ref = f" (id {display.visible(created.ref, 40)})" if created.ref else ""
+    flash(
+        f"Created {display.visible(created.login)} ({display.visible(created.email)}) in {app.name}{ref}. "
+        "Refresh the snapshot to see the account paired.",
+        "info",
+    )
+    return _back(app.slug)
+
+
+@bp.post("/<slug>/create-in-hub")
+@admin_required
+def create_in_hub(slug: str):  # type: ignore[no-untyped-def]
+    app = get_app(slug)
+    form = FixForm()
+    if not form.validate_on_submit():
+        raise ValidationError("The form was out of date. Reload the page and try again.")
+    try:
+        user, link = service.create_in_hub(app, form.login.data or "")
+    except (FixError, ValidationError) as err:
+        flash(f"Not created in the hub: {err}", "error")
+        return _back(app.slug)
+    response = make_response(render_template("pairing/created_in_hub.html", app=app, user=user, link=link))
+    response.headers["Cache-Control"] = "no-store"
+    return response
