@@ -64,4 +64,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     app.cli.add_command(accounts_cli.users)
     app.cli.add_command(apps_cli.apps)
+
+    from user_pairing import hub as pairing_hub
+
+    pairing_hub.init_app(app)  # the pairing pages, `pairing ...` and `apps set-directory`
     return app
