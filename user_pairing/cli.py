@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from sso.connected_apps.service import get_app
 from sso.errors import HubError
@@ -21,6 +21,7 @@ MAX_FILE = 64 * 1024 * 1024
 
 
 @click.command("set-directory")
+@with_appcontext
 @click.argument("slug")
 @click.option("--type", "kind", required=True, type=click.Choice(SOURCE_KINDS), help="Directory type.")
 @click.option("--url", default=None, help="SCIM base URL or JSON list URL (not for csv).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from .sources import SOURCE_KINDS
@@ -13,7 +14,7 @@ KIND_LABELS = {"scim": "SCIM 2.0", "json": "JSON list (api_token, page)", "csv":
 
 
 class DirectoryForm(FlaskForm):
-    kind = SelectField("Directory type", choices=[(k, KIND_LABELS[k]) for k in SOURCE_KINDS])
+    kind = SelectField("Directory type", choices=[SelectChoice(k, KIND_LABELS[k]) for k in SOURCE_KINDS])
     url = StringField("URL (SCIM base, e.g. https://app.example/scim/v2)", validators=[Optional(), Length(max=2048)])
     token = PasswordField("Token (leave empty to keep the stored one)", validators=[Optional(), Length(max=4096)])
 
@@ -23,4 +24,4 @@ class RefreshForm(FlaskForm):
 
 
 class FixForm(FlaskForm):
-    login = HiddenField(validators=[DataRequired(), Length(max=4096)])
+    key = HiddenField(validators=[DataRequired(), Length(max=64)])

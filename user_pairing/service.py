@@ -6,6 +6,7 @@ Views and CLI commands are thin layers over these functions. Every change an adm
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -196,29 +197,39 @@ def full_report(app: ConnectedApp) -> Report:
 # -- fixes ------------------------------------------------------------------------------------
 
 
-def _find_row(app: ConnectedApp, status: Status, login: str) -> PairingRow:
+def user_key(user: DirectoryUser) -> str:
+    """A short stable id of a directory user for forms (its values may be hostile or huge)."""
+    material = "\0".join((user.login, user.email, user.ref or ""))
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _find_row(app: ConnectedApp, status: Status, login: str | None, key: str | None) -> PairingRow:
     side = "hub" if status is Status.MISSING_IN_APP else "app"
     for row in report(app):
         user = row.hub if side == "hub" else row.app
-        if row.status is status and user is not None and user.login == login:
+        if row.status is not status or user is None:
+            continue
+        if (key is not None and user_key(user) == key) or (key is None and user.login == login):
             return row
     place = app.name if status is Status.MISSING_IN_APP else HUB_NAME
-    raise FixError(
-        f"{login[:80]!r} is not listed as missing in {place} (any more); reload the page or refresh the snapshot."
-    )
+    raise FixError(f"This user is not listed as missing in {place} (any more); reload the page or refresh the snapshot.")
 
 
-def create_in_app(app: ConnectedApp, login: str, *, actor: str | None = None) -> DirectoryUser:
-    """Create the hub user ``login`` (a ``missing_in_app`` row) in ``app`` through its directory.
+def create_in_app(
+    app: ConnectedApp, login: str | None = None, *, key: str | None = None, actor: str | None = None
+) -> DirectoryUser:
+    """Create the hub user ``login`` (or the one of :func:`user_key` ``key``), a ``missing_in_app``
+    row, in ``app`` through its directory.
 
     Returns the user as the app created it. Raises :class:`FixError`, :class:`ConfigError`
     or :class:`SourceError` (e.g. the app refused, or its directory cannot provision).
     """
-    row = _find_row(app, Status.MISSING_IN_APP, login)
+    row = _find_row(app, Status.MISSING_IN_APP, login, key)
     assert row.hub is not None
+    login = row.hub.login
     source = build_directory(app)
     if not source.can_provision:
-        raise FixError(f"The directory of {app.name} cannot create users; create {login!r} there by hand.")
+        raise FixError(f"The directory of {app.name} cannot create users; create {login[:80]!r} there by hand.")
     wanted = DirectoryUser(row.hub.login, row.hub.email, row.hub.name, row.hub.active)
     try:
         created = source.provision(wanted)
@@ -231,13 +242,16 @@ def create_in_app(app: ConnectedApp, login: str, *, actor: str | None = None) ->
     return created
 
 
-def create_in_hub(app: ConnectedApp, login: str, *, actor: str | None = None) -> tuple[User, str]:
-    """Create the app user ``login`` (a ``missing_in_hub`` row) in the hub, without a password.
+def create_in_hub(
+    app: ConnectedApp, login: str | None = None, *, key: str | None = None, actor: str | None = None
+) -> tuple[User, str]:
+    """Create the app user ``login`` (or the one of :func:`user_key` ``key``), a ``missing_in_hub``
+    row, in the hub without a password.
 
     Returns the new user and a set-password link to pass on. Raises :class:`FixError` or the
     hub's ``ValidationError`` (e.g. a login the hub does not accept).
     """
-    row = _find_row(app, Status.MISSING_IN_HUB, login)
+    row = _find_row(app, Status.MISSING_IN_HUB, login, key)
     assert row.app is not None
     user = create_user(row.app.login, row.app.email, row.app.name)
     record("pairing_created_in_hub", user=user, app=app, actor=actor,

@@ -29,6 +29,11 @@ def _visible(value: str | None, limit: int = 80) -> str:
     return display.visible(value, limit)
 
 
+@bp.app_template_filter("user_key")
+def _user_key(user) -> str:  # type: ignore[no-untyped-def]
+    return service.user_key(user)
+
+
 @bp.app_template_filter("raw_value")
 def _raw(value: str | None) -> str:
     return display.raw(value)
@@ -142,7 +147,7 @@ def create_in_app(slug: str):  # type: ignore[no-untyped-def]
     if not form.validate_on_submit():
         raise ValidationError("The form was out of date. Reload the page and try again.")
     try:
-        created = service.create_in_app(app, form.login.data or "")
+        created = service.create_in_app(app, key=form.key.data or "")
     except (ConfigError, SourceError, FixError) as err:
         flash(f"Not created in {app.name}: {err}", "error")
         return _back(app.slug)
@@ -163,7 +168,7 @@ def create_in_hub(slug: str):  # type: ignore[no-untyped-def]
     if not form.validate_on_submit():
         raise ValidationError("The form was out of date. Reload the page and try again.")
     try:
-        user, link = service.create_in_hub(app, form.login.data or "")
+        user, link = service.create_in_hub(app, key=form.key.data or "")
     except (FixError, ValidationError) as err:
         flash(f"Not created in the hub: {err}", "error")
         return _back(app.slug)

@@ -20,3 +20,63 @@ def base_url(directories: Directories) -> Iterator[str]:
             yield url
         finally:
             directories.release.set()  # let a deliberately slow handler finish
+
+
+# -- the hub side (pages, CLI, fixes) ---------------------------------------------------------
+
+INVOICING_SCIM_TOKEN = "scim-token-for-the-pairing-tests"
+HUB_DEMO_USERS = (
+    ("bob", "bob@example.com", "Bob Baker"),
+    ("carol", "carol@example.com", "Carol Cooper"),
+    ("dave", "dave@example.com", "Dave Dunn"),
+    ("erin", "erin@example.com", "Erin Evans"),
+)
+
+
+@pytest.fixture()
+def demo_hub(app, connected_app):  # type: ignore[no-untyped-def]
+    """The hub fixture's admin and ann plus the demo users bob, carol, dave and erin."""
+    from sso.accounts.service import create_user
+
+    with app.app_context():
+        for login, email, name in HUB_DEMO_USERS:
+            create_user(login, email, name)
+    return app
+
+
+@pytest.fixture()
+def invoicing_scim(tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The REAL reference invoicing app, demo data seeded, served on a loopback port.
+
+    Yields its SCIM base URL (``.../scim/v2``); the token is :data:`INVOICING_SCIM_TOKEN`.
+    """
+    from examples.invoicing import create_app, multipass
+    from examples.invoicing.db import db
+    from examples.invoicing.demo import seed_demo
+
+    app = create_app(
+        {
+            "MULTIPASS_SECRETS": ["secret-of-the-invoicing-app-for-tests"],
+            "HUB_URL": "http://127.0.0.1:5000",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'invoicing.sqlite3'}",
+            "SECRET_KEY": "test session key, long enough",
+            "SCIM_TOKEN": INVOICING_SCIM_TOKEN,
+            "INSTANCE_PATH": str(tmp_path / "invoicing-instance"),
+        }
+    )
+    seed_demo(app)
+    try:
+        with serve(app) as url:
+            yield f"{url}/scim/v2"
+    finally:
+        multipass.close(app)
+        with app.app_context():
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+@pytest.fixture()
+def admin_client(demo_hub, client, auth):  # type: ignore[no-untyped-def]
+    """A test client logged in as the hub's admin."""
+    auth.login_admin()
+    return client
