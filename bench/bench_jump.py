@@ -1,0 +1,401 @@
+"""Benchmark of the jump flow through gunicorn against a bare Flask endpoint (a script, not a test).
+
+Run: ``.venv/bin/python bench/bench_jump.py`` (``--db sqlite``, ``--db postgres`` or the default
+``--db sqlite,postgres``; ``--quick`` for a short run that leaves bench/README-jump.md alone).
+
+For each database the hub is provisioned through its CLI (``db upgrade``, ``users create``,
+``apps add``) on a fresh SQLite file or a fresh PostgreSQL schema, and started as
+``gunicorn wsgi:app`` with 2 gthread workers of 4 threads on a free loopback port. Beside it,
+under the same gunicorn settings, runs a bare Flask app (:func:`bare_app`, in this file) with one
+endpoint that does what a jump cannot avoid: load the hub's own signed-cookie session, look the
+user up by id through SQLAlchemy on the same database, and answer with a 302.
+
+One login at the hub gives the session cookie both endpoints are loaded with: 16 client threads,
+each on its own keep-alive ``http.client`` connection, for a fixed time per round; rounds
+alternate bare and hub so that both see the same machine load. Every response is checked
+(302 to the app, not to the login page). One login POST (one argon2 verify) is timed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Boolean, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+SLUG = "invoices"
+APP_ORIGIN = "http://127.0.0.1:9"  # never contacted: only the redirects are read
+PASSWORD = "bench-password-1"
+USER_AGENT = "bench-jump"  # flask-login "strong" protection binds the session to it
+POSTGRES_URL = os.environ.get("SSO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "4",
+            "--graceful-timeout", "2", "--log-level", "warning"]
+TARGET_RATIO, TARGET_P99_MS = 0.7, 50.0
+MAX_REQUESTS_PER_CLIENT = 100_000  # a bound besides the time limit
+
+
+# -- the bare baseline (imported by gunicorn as ``bench_jump:bare_app()``) ------------------
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class BareUser(_Base):
+    """The columns of the hub's ``users`` table that a session load needs."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(254))
+    active: Mapped[bool] = mapped_column(Boolean)
+    session_nonce: Mapped[str] = mapped_column(String(64))
+
+
+def bare_app() -> Any:
+    """A Flask app whose one endpoint loads the hub's session, the user row, and redirects.
+
+    Configured by ``BENCH_SECRET_KEY`` (the hub's ``SSO_SECRET_KEY``, so it reads the hub's
+    session cookie) and ``BENCH_DATABASE_URL`` (the hub's database).
+    """
+    from flask import Flask, redirect, session
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = os.environ["BENCH_SECRET_KEY"]
+    engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_pre_ping=True)
+
+    @app.get("/bare/jump/<slug>")
+    def jump(slug: str):  # type: ignore[no-untyped-def]
+        ident, _, nonce = str(session.get("_user_id", "")).partition(".")
+        user = None
+        if ident.isdigit():
+            with Session(engine) as db:
+                user = db.get(BareUser, int(ident))
+        if user is None or not user.active or user.session_nonce != nonce:
+            return redirect("/login")
+        response = redirect(f"{APP_ORIGIN}/login/multipass/{slug}-{user.login}", code=302)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return app
+
+
+# -- processes ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def flask_cli(args: Sequence[str], env: dict[str, str], stdin: str | None = None) -> None:
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
+                            input=stdin.encode() if stdin else None, capture_output=True, timeout=120, check=False)
+    if result.returncode != 0:
+        sys.exit(f"`flask {' '.join(args)}` failed:\n{result.stdout.decode()}{result.stderr.decode()}")
+
+
+@contextmanager
+def gunicorn(app: str, port: int, env: dict[str, str], extra: Sequence[str] = ()) -> Iterator[None]:
+    """Run ``gunicorn app`` on ``port`` until the block ends; wait until /healthz-ish answers."""
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", app, "--bind", f"{HOST}:{port}", *GUNICORN, *extra],
+                               cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                sys.exit(f"gunicorn {app} exited with {process.returncode}")
+            try:
+                conn = http.client.HTTPConnection(HOST, port, timeout=1)
+                conn.request("GET", "/")
+                conn.getresponse().read()
+                conn.close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    sys.exit(f"gunicorn {app} did not answer on port {port}")
+                time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def database(kind: str, workdir: Path) -> Iterator[str]:
+    """A fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'hub.sqlite3'}"
+        return
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(POSTGRES_URL)
+    schema = "bench_" + secrets.token_hex(6)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+# -- the hub session and the login timing ----------------------------------------------------
+
+
+def login(port: int) -> tuple[str, float]:
+    """Log in at the hub; return the session cookie and the seconds the POST took."""
+    import re
+
+    import httpx
+
+    with httpx.Client(base_url=f"http://{HOST}:{port}", headers={"User-Agent": USER_AGENT}, timeout=30) as client:
+        page = client.get("/login")
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+        if match is None:
+            sys.exit("no CSRF token on the login page")
+        start = time.perf_counter()
+        response = client.post("/login", data={"csrf_token": match.group(1), "login": "ann", "password": PASSWORD})
+        elapsed = time.perf_counter() - start
+        if response.status_code != 302:
+            sys.exit(f"login failed: {response.status_code}")
+        return f"session={client.cookies['session']}", elapsed
+
+
+# -- the load generator ------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def load(port: int, path: str, cookie: str, clients: int, seconds: float) -> Result:
+    """``clients`` threads, one keep-alive connection each, GET ``path`` for ``seconds``."""
+    headers = {"Cookie": cookie, "User-Agent": USER_AGENT}
+    barrier = threading.Barrier(clients + 1)
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    stop_at = [0.0]
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection(HOST, port, timeout=10)
+        own, perf = latencies[index], time.perf_counter
+        barrier.wait()
+        try:
+            while perf() < stop_at[0] and len(own) < MAX_REQUESTS_PER_CLIENT:
+                start = perf()
+                try:
+                    conn.request("GET", path, headers=headers)
+                    response = conn.getresponse()
+                    response.read()
+                except (OSError, http.client.HTTPException):
+                    errors[index] += 1
+                    conn.close()
+                    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+                    continue
+                own.append(perf() - start)
+                if response.status != 302 or not (response.getheader("Location") or "").startswith(APP_ORIGIN):
+                    errors[index] += 1
+                if response.will_close:
+                    conn.close()
+                    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    start = time.perf_counter()
+    stop_at[0] = start + seconds
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    merged = [x for own in latencies for x in own]
+    return Result(len(merged), sum(errors), elapsed, merged)
+
+
+# -- one database ------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    db: str
+    hub: list[Result]
+    bare: list[Result]
+    logins: list[float]
+
+
+def run(kind: str, clients: int, seconds: float, rounds: int, logins: int, hub_app: str = "wsgi:app") -> Figures:
+    """Provision, start both servers, load them alternately; return the figures."""
+    from cryptography.fernet import Fernet
+
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-jump-")))
+        url = stack.enter_context(database(kind, workdir))
+        secret_key = secrets.token_urlsafe(32)
+        env = dict(os.environ, SSO_DATABASE_URL=url, SSO_SECRET_KEY=secret_key,
+                   SSO_APP_SECRETS_KEY=Fernet.generate_key().decode(), SSO_INSTANCE_PATH=str(workdir / "instance"),
+                   SSO_LOGIN_LIMIT_IP="1000 per minute", BENCH_SECRET_KEY=secret_key, BENCH_DATABASE_URL=url)
+        env.pop("SSO_REDIS_URL", None)
+        flask_cli(["db", "upgrade"], env)
+        flask_cli(["users", "create", "ann", "ann@example.com", "--name", "Ann Archer", "--password-stdin"],
+                  env, PASSWORD + "\n")
+        flask_cli(["apps", "add", SLUG, "--name", "Invoices", "--login-url", f"{APP_ORIGIN}/login/multipass/{{token}}",
+                   "--origin", APP_ORIGIN], env)
+        hub_port, bare_port = free_port(), free_port()
+        stack.enter_context(gunicorn(hub_app, hub_port, env))
+        stack.enter_context(gunicorn("bench_jump:bare_app()", bare_port, env, ["--pythonpath", str(ROOT / "bench")]))
+
+        login_times = []
+        for _ in range(logins):
+            cookie, elapsed = login(hub_port)
+            login_times.append(elapsed)
+        targets = {"bare": (bare_port, f"/bare/jump/{SLUG}"), "hub": (hub_port, f"/sso/jump/{SLUG}")}
+        for name, (port, path) in targets.items():  # warm-up, and a check that both redirect
+            warm = load(port, path, cookie, clients, 1.0)
+            if warm.errors or not warm.requests:
+                sys.exit(f"{name}: {warm.errors} bad responses of {warm.requests} in the warm-up")
+        results: dict[str, list[Result]] = {"bare": [], "hub": []}
+        for number in range(1, rounds + 1):
+            for name, (port, path) in targets.items():
+                result = load(port, path, cookie, clients, seconds)
+                results[name].append(result)
+                print(f"[{kind}] round {number} {name}: {result.rps:7.1f} req/s  p50 {result.percentile(0.5):5.1f} ms"
+                      f"  p99 {result.percentile(0.99):6.1f} ms  errors {result.errors}", flush=True)
+        return Figures(kind, results["hub"], results["bare"], login_times)
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def _spread(values: Sequence[float], fmt: str = "{:.0f}") -> str:
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+def table(all_figures: Sequence[Figures], clients: int, seconds: float) -> str:
+    lines = [
+        f"| database | endpoint | req/s median (min–max) | p50 ms | p99 ms | errors |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    summary = ["", "| database | ratio hub/bare req/s, median (per round) | hub p99 ms (worst round) | "
+               "login POST ms, median (min–max) | target |", "|---|---|---:|---:|---|"]
+    for fig in all_figures:
+        for name, results in (("hub `/sso/jump/<slug>`", fig.hub), ("bare Flask", fig.bare)):
+            lines.append(
+                f"| {fig.db} | {name} | {_spread([r.rps for r in results])} "
+                f"| {_spread([r.percentile(0.5) for r in results], '{:.1f}')} "
+                f"| {_spread([r.percentile(0.99) for r in results], '{:.1f}')} "
+                f"| {sum(r.errors for r in results)} |"
+            )
+        ratios = [h.rps / b.rps for h, b in zip(fig.hub, fig.bare)]
+        worst_p99 = max(r.percentile(0.99) for r in fig.hub)
+        ok = statistics.median(ratios) >= TARGET_RATIO and worst_p99 < TARGET_P99_MS
+        summary.append(
+            f"| {fig.db} | {statistics.median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)}) "
+            f"| {worst_p99:.1f} | {_spread([t * 1000 for t in fig.logins], '{:.0f}')} "
+            f"| ratio ≥ {TARGET_RATIO}, p99 < {TARGET_P99_MS:.0f} ms {'✓' if ok else '✗'} |"
+        )
+    return "\n".join(lines + summary)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", default="sqlite,postgres", help="sqlite, postgres or both, comma-separated")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=8.0, help="per round and endpoint")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--logins", type=int, default=5, help="login POSTs to time")
+    parser.add_argument("--hub-app", default="wsgi:app", help="gunicorn app spec of the hub (to try a variant)")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 3 s; do not write the README")
+    parser.add_argument("--no-write", action="store_true", help="leave bench/README-jump.md alone")
+    args = parser.parse_args(argv)
+    if args.quick or args.hub_app != "wsgi:app":
+        args.no_write = True
+    if args.quick:
+        args.seconds, args.rounds = 3.0, 2
+    kinds = [k.strip() for k in args.db.split(",") if k.strip()]
+    if not kinds or set(kinds) - {"sqlite", "postgres"} or not 1 <= args.clients <= 64:
+        parser.error("--db takes sqlite and/or postgres; --clients 1..64")
+    load_before = os.getloadavg()[0]
+    figures = [run(kind, args.clients, args.seconds, args.rounds, args.logins, args.hub_app) for kind in kinds]
+    result = table(figures, args.clients, args.seconds)
+    print(result)
+    if args.no_write:
+        return
+    command = "`.venv/bin/python bench/bench_jump.py" + ("" if args.db == "sqlite,postgres" else f" --db {args.db}") + "`"
+    text = f"""# Jump benchmark
+
+Command: {command}
+
+Measured {date.today().isoformat()} on this machine ({os.cpu_count()} cores, load average {load_before:.1f}
+when the run started; other jobs were running): Python {platform.python_version()}, {platform.machine()}.
+Hub and bare app each under gunicorn, 2 gthread workers × 4 threads, on loopback; {args.clients}
+client threads with one keep-alive connection each, {args.rounds} rounds of {args.seconds:.0f} s per
+endpoint, bare and hub alternating. Figures are the median over rounds with the range in brackets.
+
+{result}
+
+What each side does per request:
+
+- **hub** `GET /sso/jump/invoices`: flask-login loads the user from the signed session cookie
+  (one `SELECT` by id, nonce check), the connected app is looked up by slug, its current
+  secret row is read (the codec is cached per secret row), a Multipass token is encrypted,
+  an audit row (`jump`) is inserted and committed, and a 302 with `Cache-Control: no-store`
+  goes out. Every response is checked to be a 302 to the app, not to the login page.
+- **bare Flask** (`bare_app()` in the script): reads the same signed session cookie, one
+  SQLAlchemy `Session.get(User, id)` on the same database, nonce check, 302.
+- **login POST**: one hub login (CSRF form, one argon2id verify at 19 MiB, t=2, p=1, the
+  session renewed, an audit row), timed from the client, sequentially.
+
+The load generator is Python (threads and `http.client`) and runs on the same two cores as
+both servers, so absolute figures are lower than with a separate load machine; the ratio is
+what the benchmark is for, since both endpoints are loaded the same way in the same run.
+"""
+    (ROOT / "bench" / "README-jump.md").write_text(text, encoding="utf-8")
+    print("wrote bench/README-jump.md")
+
+
+if __name__ == "__main__":
+    main()
