@@ -148,13 +148,129 @@ def time_scim_refresh(n: int) -> tuple[float, float, int]:
         process.join(5)
 
 
+# -- through the hub: service report, CLI and the paginated page ------------------------------------
+
+HUB_MARKER = "## Through the hub"
+
+
+def time_hub(n: int) -> list[str]:
+    """Report and page times with ``n`` hub users in SQLite and an ``n``-user snapshot stored.
+
+    Returns the Markdown table rows. The hub is the real app (``sso.create_app``) on a
+    temporary SQLite file; the report is the service call the page, exports and CLI use.
+    """
+    import secrets
+    import tempfile
+
+    import sqlalchemy as sa
+    from cryptography.fernet import Fernet
+
+    from sso import create_app
+    from sso.accounts.models import User, new_session_nonce, utcnow
+    from sso.accounts.service import create_user
+    from sso.connected_apps.service import create_connected_app
+    from sso.extensions import db
+    from user_pairing import service
+    from user_pairing.models import PairingSnapshot
+
+    hub_users, app_users = make_users(n)
+    rows: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/hub.sqlite3", "INSTANCE_PATH": tmp,
+            "SECRET_KEY": secrets.token_urlsafe(32), "APP_SECRETS_KEYS": [Fernet.generate_key().decode()],
+            "PASSWORD_HASH_FAST": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://",
+        })
+        with app.app_context():
+            db.create_all()
+            create_user("benchadmin", "benchadmin@bench.invalid", admin=True, password="bench-password-1")
+            now = utcnow()
+            batch = [
+                {"login": u.login, "login_key": u.login.lower(), "email": u.email, "email_key": u.email.lower(),
+                 "name": u.name, "active": True, "is_admin": False, "password_hash": None,
+                 "session_nonce": new_session_nonce(), "created_at": now, "updated_at": now}
+                for u in hub_users
+            ]
+            for start in range(0, len(batch), 10_000):
+                db.session.execute(sa.insert(User), batch[start : start + 10_000])
+            capp = create_connected_app("bench", "Bench", "https://bench.invalid/login/{token}")
+            snapshot = PairingSnapshot(app_id=capp.id)
+            snapshot.set_users(app_users, now)
+            db.session.add(snapshot)
+            db.session.commit()
+
+            app.extensions.pop("pairing_reports", None)
+            start = time.perf_counter()
+            report = service.report(capp)
+            seconds = time.perf_counter() - start
+            rows.append(f"| report through the service (DB load + snapshot + match) | {n:,} | {seconds:.2f} s | < 5 s |")
+            assert len(report) >= n
+        runner = app.test_cli_runner()
+        app.extensions.pop("pairing_reports", None)
+        start = time.perf_counter()
+        result = runner.invoke(args=["pairing", "report", "bench", "--format", "json"])
+        seconds = time.perf_counter() - start
+        assert result.exit_code == 0, result.output[-500:]
+        rows.append(f"| `pairing report --format json` (in-process CLI, {len(result.output) / 1e6:.0f} MB out) | {n:,} | {seconds:.2f} s | < 5 s |")
+
+        client = app.test_client()
+        client.post("/login", data={"login": "benchadmin", "password": "bench-password-1"})
+        app.extensions.pop("pairing_reports", None)
+        for label, url in (
+            ("page 1, first view (report built)", "/admin/pairing/bench"),
+            ("page 1 again (report cached)", "/admin/pairing/bench"),
+            ("page 1000 of all rows (cached)", "/admin/pairing/bench?page=1000"),
+            ("status filter, page 10 (cached)", "/admin/pairing/bench?status=email_mismatch&page=10"),
+            ("search 'user4242' (cached)", "/admin/pairing/bench?q=user4242"),
+        ):
+            start = time.perf_counter()
+            response = client.get(url)
+            seconds = time.perf_counter() - start
+            assert response.status_code == 200, response.status_code
+            rows.append(f"| page render: {label} | {n:,} | {seconds * 1000:.0f} ms | fast |")
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    return rows
+
+
+def hub_section(rows: list[str]) -> str:
+    """The README section with the hub figures."""
+    table = "\n".join(["| Measure | Users per side | Result | Target |", "|---|---:|---:|---|", *rows])
+    return f"""{HUB_MARKER}
+
+The real hub (`sso.create_app`, SQLite file) with 100,000 users and a stored snapshot of 100,000 app
+users, timed by `bench/bench_pairing.py --hub` (also part of the full run). The report loads the hub
+users from the database, decodes the snapshot and matches; the page caches the matched table per
+process until the snapshot or the hub's users change, so later pages, filters and searches only
+slice it (50 rows per page).
+
+{table}
+"""
+
+
+def write_hub_section(rows: list[str]) -> None:
+    """Replace (or add) the hub section of bench/README-pairing.md."""
+    path = ROOT / "bench" / "README-pairing.md"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# User pairing benchmark\n"
+    text = text.split(HUB_MARKER)[0].rstrip() + "\n\n" + hub_section(rows)
+    path.write_text(text, encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10k and 100k only; do not write the README")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--hub", action="store_true", help="only the hub figures (report, CLI, page); update the README")
     args = parser.parse_args()
     if args.rss_child:
         _rss_child(args.rss_child)
+        return
+    if args.hub:
+        hub_rows = time_hub(100_000)
+        print("\n".join(hub_rows), flush=True)
+        write_hub_section(hub_rows)
+        print("updated bench/README-pairing.md")
         return
 
     sizes = [(10_000, 5), (100_000, 3)] + ([] if args.quick else [(1_000_000, 2)])
@@ -201,6 +317,9 @@ extra work per user. Peak memory is measured as VmHWM of a fresh process that bu
 lists and matches them, so it includes the input data.
 """
     (ROOT / "bench" / "README-pairing.md").write_text(readme, encoding="utf-8")
+    hub_rows = time_hub(100_000)
+    print("\n".join(hub_rows), flush=True)
+    write_hub_section(hub_rows)
     print("wrote bench/README-pairing.md")
 
 

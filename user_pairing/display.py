@@ -86,7 +86,12 @@ def raw(value: str | None, limit: int = 80) -> str:
 
 def to_json(rows: Iterable[PairingRow]) -> str:
     """The rows as a JSON array of objects with :data:`EXPORT_FIELDS` (``null`` where absent)."""
-    return json.dumps([{k: row.to_dict()[k] for k in EXPORT_FIELDS} for row in rows], ensure_ascii=False)
+    return json.dumps([_export_dict(row) for row in rows], ensure_ascii=False)
+
+
+def _export_dict(row: PairingRow) -> dict[str, object]:
+    data = row.to_dict()
+    return {k: data[k] for k in EXPORT_FIELDS}
 
 
 def _cell(value: object) -> object:

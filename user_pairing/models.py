@@ -46,7 +46,7 @@ class PairingSnapshot(db.Model):  # type: ignore[name-defined,misc]
     app_id: Mapped[int] = mapped_column(ForeignKey("connected_apps.id", ondelete="CASCADE"), unique=True)
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     user_count: Mapped[int] = mapped_column(Integer, default=0)
-    users_json: Mapped[str] = mapped_column(Text, default="[]")
+    users_json: Mapped[str] = mapped_column(Text, default="[]", deferred=True)  # loaded only to match
     error: Mapped[str | None] = mapped_column(String(1000))
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
