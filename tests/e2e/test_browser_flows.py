@@ -167,3 +167,29 @@ def test_unpaired_user_sees_what_differs(page, stack: Stack) -> None:  # type: i
     text = page.locator("main").inner_text()
     assert "bob@old-mail.example" in text and "bob@example.com" in text
     assert page.locator("#current-user").count() == 0
+
+
+def test_admin_sees_who_is_paired_and_creates_the_missing_account_in_the_app(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    hub_login(page, stack, "admin")
+    page.wait_for_url(re.compile(re.escape(stack.hub_url)))
+    page.goto(f"{stack.hub_url}/admin/pairing/invoices")
+    page.click("button:has-text('Refresh snapshot')")
+    page.wait_for_selector("span.count[data-status=paired]")
+
+    def count(status: str) -> int:
+        return int(page.locator(f"span.count[data-status={status}]").inner_text())
+
+    # Demo data: admin, ann, erin (case only) paired; bob e-mail, carol login mismatches;
+    # dave only at the hub; frank only in the app.
+    assert count("email_mismatch") == 1 and count("login_mismatch") == 1
+    assert count("missing_in_hub") == 1
+    missing_before = count("missing_in_app")
+    assert missing_before >= 1
+    dave = page.locator("tr.row", has_text="dave@example.com")
+    assert dave.get_attribute("data-status") == "missing_in_app"
+    dave.locator("button:has-text('Create in app')").click()
+    page.wait_for_load_state()
+    page.click("button:has-text('Refresh snapshot')")
+    page.wait_for_selector("span.count[data-status=paired]")
+    assert page.locator("tr.row", has_text="dave@example.com").first.get_attribute("data-status") == "paired"
+    assert count("missing_in_app") == missing_before - 1
