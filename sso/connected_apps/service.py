@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..errors import NotFound, ValidationError
 from ..extensions import db
@@ -131,8 +132,9 @@ def _settings(data: dict[str, Any], current: ConnectedApp | None = None) -> dict
 
 
 def get_app(slug: str) -> ConnectedApp:
-    """The connected app with ``slug``; raises NotFound."""
-    app = db.session.scalars(select(ConnectedApp).where(ConnectedApp.slug == str(slug)[:64])).first()
+    """The connected app with ``slug``, its secrets loaded in the same query; raises NotFound."""
+    stmt = select(ConnectedApp).options(joinedload(ConnectedApp.secrets)).where(ConnectedApp.slug == str(slug)[:64])
+    app = db.session.scalars(stmt).unique().first()
     if app is None:
         raise NotFound("No connected app with this name.")
     return app
