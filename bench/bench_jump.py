@@ -314,9 +314,10 @@ def _spread(values: Sequence[float], fmt: str = "{:.0f}") -> str:
     return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
 
 
-def table(all_figures: Sequence[Figures], clients: int, seconds: float) -> str:
+def table(all_figures: Sequence[Figures]) -> str:
+    """The per-endpoint table and the ratio/target table, in markdown."""
     lines = [
-        f"| database | endpoint | req/s median (min–max) | p50 ms | p99 ms | errors |",
+        "| database | endpoint | req/s median (min–max) | p50 ms | p99 ms | errors |",
         "|---|---|---:|---:|---:|---:|",
     ]
     summary = ["", "| database | ratio hub/bare req/s, median (per round) | hub p99 ms (worst round) | "
@@ -366,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             fig = run(kind, args.clients, args.seconds, args.rounds, args.logins, args.hub_app)
             fig.db = f"{kind} run {number}" if args.repeat > 1 else kind
             figures.append(fig)
-    result = table(figures, args.clients, args.seconds)
+    result = table(figures)
     print(result)
     if args.no_write:
         return

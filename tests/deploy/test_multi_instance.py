@@ -8,6 +8,7 @@ everywhere. Everything is provisioned through the public CLI, as IT would do it.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -59,8 +60,6 @@ def app_secret() -> str:
 def hubs(deploy_database_url: str, redis_url: str, app_secret: str,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubInstances]:
     """Two hub instances on two free ports, provisioned through the CLI."""
-    import os
-
     workdir = tmp_path_factory.mktemp("deploy")
     env = dict(os.environ)
     env.update(
