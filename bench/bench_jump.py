@@ -425,7 +425,7 @@ What each side does per request:
 
 Where the hub's extra time goes: the audit row every jump must write. The "bare Flask +
 audit row" line adds only that (one ORM insert and commit) to the bare endpoint, and it drops
-to about the hub's rate: the hub runs at 0.9–1.0 of it. Committed writes serialise (SQLite's
+to about the hub's rate: the hub runs at 0.8–1.0 of it. Committed writes serialise (SQLite's
 single writer with its busy wait; a PostgreSQL commit waits for its WAL flush), so they set the
 pace at 16 clients. In-process (cProfile, Flask test client) the rest of a jump is the connected
 app look-up (one query since `get_app` loads the secrets with a join; it was two), the token
