@@ -115,5 +115,6 @@ def test_forwarded_client_ip_is_used_behind_a_trusted_proxy(hub_config, monkeypa
     client.post("/login", data={"login": "x", "password": "y"}, headers={"X-Forwarded-For": "203.0.113.9"})
     with app.app_context():
         assert db.session.scalars(db.select(AuditEvent.ip)).all() == ["203.0.113.9"]
+        db.session.remove()  # release the read lock before DROP TABLE (PostgreSQL would wait)
         db.drop_all()
         db.engine.dispose()
