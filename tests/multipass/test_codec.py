@@ -245,3 +245,49 @@ def test_encoding_keeps_extra_claims_and_does_not_mutate_the_input(codec: Multip
 def test_non_string_tokens_raise_invalid_token(codec: MultipassCodec, token: object) -> None:
     with pytest.raises(InvalidToken):
         codec.decode(token)  # type: ignore[arg-type]
+
+
+# -- the CBC decryption built on a reused ECB context ----------------------------------
+
+import os  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from sso.multipass.codec import _Key  # noqa: E402
+
+
+def _reference_cbc(secret: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+    import hashlib
+
+    decryptor = Cipher(algorithms.AES(hashlib.sha256(secret).digest()[:16]), modes.CBC(iv)).decryptor()
+    return decryptor.update(ciphertext) + decryptor.finalize()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    secret=st.binary(min_size=1, max_size=40),
+    iv=st.binary(min_size=16, max_size=16),
+    blocks=st.integers(min_value=1, max_value=20),
+    data=st.data(),
+)
+def test_cbc_decrypt_matches_cryptography_cbc_mode(secret: bytes, iv: bytes, blocks: int, data: st.DataObject) -> None:
+    ciphertext = data.draw(st.binary(min_size=16 * blocks, max_size=16 * blocks))
+    key = _Key.from_secret(secret)
+    assert key.cbc_decrypt(iv, ciphertext) == _reference_cbc(secret, iv, ciphertext)
+    # The reused context carries nothing over from one call to the next.
+    assert key.cbc_decrypt(iv, ciphertext) == _reference_cbc(secret, iv, ciphertext)
+
+
+def test_cbc_decrypt_is_thread_safe() -> None:
+    key = _Key.from_secret(b"shared by threads")
+    cases = [(os.urandom(16), os.urandom(16 * (1 + i % 7))) for i in range(400)]
+
+    def check(case: tuple[bytes, bytes]) -> bool:
+        iv, ciphertext = case
+        return key.cbc_decrypt(iv, ciphertext) == _reference_cbc(b"shared by threads", iv, ciphertext)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(check, cases * 5))
