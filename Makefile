@@ -18,11 +18,17 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m examples.demo
 
+# The whole suite (hub tests on SQLite, a subset on PostgreSQL), then the hub and pairing
+# tests once more with PostgreSQL as the hub's database.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	SSO_TEST_HUB_DB=postgres $(BIN)/python -m pytest -q tests/hub tests/user_pairing $(PYTEST_ARGS)
 
+# Benchmarks (not tests): each prints a table and rewrites its bench/README-*.md.
 bench: install
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/bench_multipass.py
+	$(BIN)/python bench/bench_pairing.py
+	$(BIN)/python bench/bench_jump.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from examples.stack import HOST, REPO, wait_until_up
+from examples.stack import HOST, REPO, stop_processes, wait_until_up
 
 
 class DeployError(RuntimeError):
@@ -72,16 +72,7 @@ class HubInstances:
 
     def stop(self) -> None:
         """Terminate every process this object started, killing the ones that hang."""
-        for process in self._processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self._processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self._processes.clear()
+        stop_processes(self._processes)
 
     def logs(self) -> str:
         """Everything the instances wrote, for failure messages."""
