@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
@@ -48,6 +49,35 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+CHROMIUM = Path(os.environ.get("SSO_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's chromium driven by Playwright, one per test session (never a browser download).
+
+    One Playwright instance serves the whole session: its sync API cannot run twice at once.
+    """
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +150,7 @@ def hub_config(tmp_path, db_backend: str, request: pytest.FixtureRequest) -> dic
         "WTF_CSRF_ENABLED": False,
         "PASSWORD_HASH_FAST": True,
         "RATELIMIT_STORAGE_URI": "memory://",
+        "AUDIT_BUFFERED": "none",  # synchronous audit rows; tests/hub/audit/test_buffer.py covers buffering
     }
 
 

@@ -8,21 +8,19 @@ server stands in for the hub's signed-out page.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import free_port, unavailable
+from tests.conftest import free_port
 
 from .conftest import AppFactory
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path(os.environ.get("SSO_TEST_CHROMIUM", "/usr/bin/chromium"))
 
 
 def serve_hub_page(port: int, app_port: int) -> ThreadingHTTPServer:
@@ -68,34 +66,29 @@ def servers(make_app: AppFactory, request: pytest.FixtureRequest) -> Iterator[tu
             thread.join(5)
 
 
-def test_framed_frontchannel_logout(servers: tuple[str, int, int], token: Callable[..., str]) -> None:
+def test_framed_frontchannel_logout(
+    servers: tuple[str, int, int], token: Callable[..., str], browser: Any
+) -> None:
     """Same site (ports differ): the session ends. Cross-site (localhost vs 127.0.0.1): it cannot."""
-    if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is missing: `apt-get install chromium`")
-    from playwright.sync_api import sync_playwright
-
     hub_host, hub_port, app_port = servers
     hub_url, app_url = f"http://{hub_host}:{hub_port}", f"http://127.0.0.1:{app_port}"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{app_url}/login?multipass={token(return_to='/invoices')}")
-            assert page.url == f"{app_url}/invoices"
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{app_url}/login?multipass={token(return_to='/invoices')}")
+        assert page.url == f"{app_url}/invoices"
+        assert page.locator("#current-user").inner_text() == "ann"
+        with page.expect_response(lambda r: r.url.endswith("/logout/frontchannel")) as framed:
+            page.goto(f"{hub_url}/")
+        assert framed.value.status == 200
+        assert page.frame_locator("#fc").locator("p").inner_text() == "Signed out of Invoicing."
+        if hub_host == "127.0.0.1":
+            # No session any more: the app diverts to the hub's login.
+            with page.expect_request(lambda r: r.url.startswith(f"{hub_url}/sso/multipass/")):
+                page.goto(f"{app_url}/invoices", wait_until="commit")
+        else:
+            # Cross-site frame: the Lax cookie was not sent, so the session survives.
+            page.goto(f"{app_url}/invoices")
             assert page.locator("#current-user").inner_text() == "ann"
-            with page.expect_response(lambda r: r.url.endswith("/logout/frontchannel")) as framed:
-                page.goto(f"{hub_url}/")
-            assert framed.value.status == 200
-            assert page.frame_locator("#fc").locator("p").inner_text() == "Signed out of Invoicing."
-            if hub_host == "127.0.0.1":
-                # No session any more: the app diverts to the hub's login.
-                with page.expect_request(lambda r: r.url.startswith(f"{hub_url}/sso/multipass/")):
-                    page.goto(f"{app_url}/invoices", wait_until="commit")
-            else:
-                # Cross-site frame: the Lax cookie was not sent, so the session survives.
-                page.goto(f"{app_url}/invoices")
-                assert page.locator("#current-user").inner_text() == "ann"
-        finally:
-            browser.close()
+    finally:
+        context.close()
