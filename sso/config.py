@@ -13,6 +13,8 @@
 ``SSO_INSTANCE_PATH``        optional: where generated keys and the default database live
 ``SSO_PROXY_COUNT``          optional: number of trusted reverse proxies in front of the hub
                              (their X-Forwarded-For/-Proto/-Host are believed); default 0
+``SSO_AUDIT_BUFFERED``       optional: audit events written in batches off the request path
+                             (comma list, default ``jump``; ``none``: all synchronous)
 ===========================  ==========================================================
 
 A bad value raises :class:`~sso.errors.ConfigError` naming the variable.
@@ -179,6 +181,17 @@ def load_config(instance_path: str | os.PathLike[str], environ: Mapping[str, str
     if not raw_proxies.isdigit() or int(raw_proxies) > 10:
         raise ConfigError(f"{PREFIX}PROXY_COUNT must be a small whole number (0 when nothing is in front)")
     cfg["PROXY_COUNT"] = int(raw_proxies)
+
+    from .audit.buffer import parse_buffered
+
+    variable = PREFIX + "AUDIT_BUFFERED"
+    try:
+        if "AUDIT_BUFFERED" in given:
+            given["AUDIT_BUFFERED"] = parse_buffered(given["AUDIT_BUFFERED"])
+        else:
+            cfg["AUDIT_BUFFERED"] = parse_buffered(env.get(variable))
+    except ValueError as err:
+        raise ConfigError(f"{variable}: {err} (give event names, comma-separated, or none)") from err
 
     for name, default in (("LOGIN_LIMIT_IP", "20 per minute"), ("LOGIN_LIMIT_LOGIN", "5 per minute")):
         raw = env.get(PREFIX + name, "").strip() or default

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from flask import has_request_context, request
+from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_login import current_user
 
+from ..accounts.models import utcnow
 from ..extensions import db
+from .buffer import AuditBuffer, parse_buffered
 from .models import AuditEvent
 
 if TYPE_CHECKING:
@@ -53,6 +57,53 @@ def _clip(value: Any) -> Any:
     return str(value)[:_MAX_DETAIL]
 
 
+_BUFFER_KEY = "sso_audit_buffer"
+_buffer_lock = threading.Lock()
+
+
+def buffered_events(app: Flask | None = None) -> frozenset[str]:
+    """The event names this app writes through the buffer (``SSO_AUDIT_BUFFERED``)."""
+    app = app or current_app
+    value = app.config.get("AUDIT_BUFFERED")
+    if not isinstance(value, frozenset):
+        value = app.config["AUDIT_BUFFERED"] = parse_buffered(value)
+    return value
+
+
+def audit_buffer(app: Flask | None = None, *, create: bool = True) -> AuditBuffer | None:
+    """This process's audit buffer of ``app`` (made on first use, again after a fork)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    buffer: AuditBuffer | None = app.extensions.get(_BUFFER_KEY)
+    if buffer is not None and buffer.pid == os.getpid():
+        return buffer
+    if not create:
+        return None
+    with _buffer_lock:
+        buffer = app.extensions.get(_BUFFER_KEY)
+        if buffer is None or buffer.pid != os.getpid():
+            with app.app_context():
+                engine = db.engine
+            buffer = app.extensions[_BUFFER_KEY] = AuditBuffer(engine, AuditEvent.__table__)
+        return buffer
+
+
+def flush(app: Flask | None = None) -> int:
+    """Write this process's buffered audit events now; return how many were written."""
+    if app is None and not has_app_context():
+        return 0
+    buffer = audit_buffer(app, create=False)
+    return buffer.flush() if buffer is not None else 0
+
+
+def close_buffer(app: Flask | None = None) -> None:
+    """Flush and stop this process's audit buffer of ``app`` (tests; orderly shutdown)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    buffer = audit_buffer(app, create=False)
+    if buffer is not None:
+        buffer.close()
+        app.extensions.pop(_BUFFER_KEY, None)
+
+
 def record(
     event: str,
     *,
@@ -65,6 +116,10 @@ def record(
     """Store one audit event. ``detail`` must never hold a secret; values are clipped.
 
     The actor is the logged-in user, else ``actor`` (e.g. ``"cli"``), else ``"anonymous"``.
+    Events named in ``SSO_AUDIT_BUFFERED`` (and recorded with ``commit=True``) go through
+    the process's :class:`~sso.audit.buffer.AuditBuffer` and reach the table within about
+    200 ms (or at :func:`flush`); the returned object is then not attached to a session.
+    With a full buffer they are written synchronously, as every other event is.
     """
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
@@ -74,14 +129,20 @@ def record(
         if actor is None and current_user and current_user.is_authenticated:
             actor = current_user.login
     slug = app if isinstance(app, str) or app is None else app.slug
-    entry = AuditEvent(
-        event=event,
-        user_id=user.id if user is not None else None,
-        actor=(actor or "anonymous")[:200].replace("\x00", ""),
-        app_slug=slug[:64] if slug else None,
-        ip=ip,
-        detail={str(k)[:50]: _clip(v) for k, v in (detail or {}).items()},
-    )
+    row = {
+        "at": utcnow(),
+        "event": event,
+        "user_id": user.id if user is not None else None,
+        "actor": (actor or "anonymous")[:200].replace("\x00", ""),
+        "app_slug": slug[:64] if slug else None,
+        "ip": ip,
+        "detail": {str(k)[:50]: _clip(v) for k, v in (detail or {}).items()},
+    }
+    if commit and event in buffered_events():
+        buffer = audit_buffer()
+        if buffer is not None and buffer.put(row):
+            return AuditEvent(**row)
+    entry = AuditEvent(**row)
     db.session.add(entry)
     if commit:
         db.session.commit()

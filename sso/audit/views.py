@@ -11,7 +11,7 @@ from ..accounts.normalize import normalize_key
 from ..extensions import db
 from ..pagination import Page, page_arg
 from .models import AuditEvent
-from .service import EVENTS
+from .service import EVENTS, flush
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
@@ -23,6 +23,7 @@ def index():  # type: ignore[no-untyped-def]
     user_text = request.args.get("user", "")[:300].strip()
     number = page_arg(request.args.get("page"))
     per_page = int(current_app.config["AUDIT_PER_PAGE"])
+    flush()  # this worker's buffered entries (jumps) are in the table before it is read
     stmt = select(AuditEvent)
     if event in EVENTS:
         stmt = stmt.where(AuditEvent.event == event)

@@ -1,0 +1,201 @@
+"""A buffered audit writer: frequent, low-risk events leave the request path.
+
+Every jump writes an audit row. Committed one by one inside the request, those writes
+serialise (SQLite's single writer, PostgreSQL's WAL flush per commit) and set the pace of
+the hub under load. The events named in ``SSO_AUDIT_BUFFERED`` (default ``jump``; ``none``
+turns buffering off) are instead put on a bounded in-process queue and written by a daemon
+thread in one multi-row ``INSERT`` (SQLAlchemy Core, its own connection and transaction):
+
+* every ``interval`` seconds (~150 ms), or at once when ``batch_size`` events are pending;
+* on demand with :meth:`AuditBuffer.flush` (tests; the audit admin page flushes before it
+  reads, so an admin never misses a fresh entry written by the same worker);
+* at interpreter exit (``atexit``), e.g. when a gunicorn worker stops.
+
+One buffer per worker process and app: it is created lazily on first use and keyed by the
+process id, so a buffer inherited through ``fork`` is never used (its thread does not exist
+in the child) and its pending events stay the parent's to write.
+
+When the queue is full the event is written synchronously, inside the request, as if
+buffering were off: events are never dropped for lack of room. A failed flush is logged
+(event names and counts, the error's class; never row contents) and retried once; if the
+retry fails too, the lost events are logged one line each (event, user id, app, time).
+
+Trade-off, to be weighed by whoever deploys the hub: if a worker process dies abruptly
+(SIGKILL, out-of-memory kill, power loss), the buffered events of its last ~200 ms are lost,
+and entries appear in the table up to ~200 ms after the response went out (on another
+worker's audit page). Security-relevant events (login_ok/failed, logout, secret and app
+changes, redirect_refused, user changes) are not buffered by default and stay synchronous.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUFFERED = frozenset({"jump"})
+DEFAULT_INTERVAL = 0.15  # seconds between flushes of the daemon thread
+DEFAULT_BATCH_SIZE = 200  # pending events that wake the thread at once
+DEFAULT_CAPACITY = 10_000  # queue bound; beyond it, record() writes synchronously
+_ROWS_PER_STATEMENT = 500  # keeps one INSERT well under the drivers' parameter limits
+_RETRY_DELAY = 0.05
+
+
+def parse_buffered(raw: str | Iterable[str] | None) -> frozenset[str]:
+    """The event names to buffer from ``SSO_AUDIT_BUFFERED``-style input.
+
+    ``None`` or blank gives the default (``jump``); ``none`` gives the empty set; otherwise a
+    comma-separated list (or an iterable) of event names. Raises ValueError on a bad name.
+    """
+    if raw is None:
+        return DEFAULT_BUFFERED
+    items = [part.strip() for part in (raw.split(",") if isinstance(raw, str) else raw)]
+    items = [item for item in items if item]
+    if not items:
+        return DEFAULT_BUFFERED
+    if [item.lower() for item in items] == ["none"]:
+        return frozenset()
+    for item in items:
+        if len(item) > 40 or not item.replace("_", "").isalnum() or not item.isascii():
+            raise ValueError(f"bad audit event name {item!r}")
+    return frozenset(items)
+
+
+class AuditBuffer:
+    """A bounded queue of audit rows written by a daemon thread in multi-row INSERTs.
+
+    ``put`` never blocks on the database: it returns False when the queue is full, and the
+    caller then writes synchronously. :meth:`flush` writes everything put before the call.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        table: Table,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        capacity: int = DEFAULT_CAPACITY,
+    ) -> None:
+        if interval <= 0 or batch_size < 1 or capacity < 1:
+            raise ValueError("interval, batch_size and capacity must be positive")
+        self.engine, self.table = engine, table
+        self.interval, self.batch_size, self.capacity = interval, batch_size, capacity
+        self.pid = os.getpid()
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()  # guards _pending
+        self._wake = threading.Condition(self._lock)
+        self._write_lock = threading.Lock()  # one writer at a time: flush() waits for the thread
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._atexit = _AtExit(self)
+        atexit.register(self._atexit)
+
+    # -- producer side ------------------------------------------------------------------
+
+    def put(self, row: Mapping[str, Any]) -> bool:
+        """Queue one row (the audit table's columns); False when full or closed."""
+        with self._lock:
+            if self._closed or len(self._pending) >= self.capacity:
+                return False
+            self._pending.append(dict(row))
+            if self._thread is None:
+                self._start()
+            if len(self._pending) >= self.batch_size:
+                self._wake.notify()
+        return True
+
+    @property
+    def pending(self) -> int:
+        """How many rows wait to be written."""
+        with self._lock:
+            return len(self._pending)
+
+    # -- writer side --------------------------------------------------------------------
+
+    def flush(self) -> int:
+        """Write every row queued so far, now, in this thread; return how many were written.
+
+        When the daemon thread is writing a batch, waits for it first, so on return every
+        row put before the call is in the table (or was logged as lost).
+        """
+        with self._write_lock:
+            with self._lock:
+                rows, self._pending = self._pending, []
+            return self._write(rows)
+
+    def close(self) -> None:
+        """Flush, stop the thread, and forget the atexit hook. Later puts return False."""
+        with self._lock:
+            self._closed = True
+            self._wake.notify()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        self.flush()
+        atexit.unregister(self._atexit)
+
+    def _start(self) -> None:
+        thread = threading.Thread(target=self._run, name=f"audit-buffer-{self.pid}", daemon=True)
+        self._thread = thread
+        thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._closed and len(self._pending) < self.batch_size:
+                    self._wake.wait(self.interval)
+                closed = self._closed
+            try:
+                self.flush()
+            except Exception:  # never let the thread die: log and go on
+                log.exception("audit buffer: unexpected error while flushing")
+            if closed:
+                return
+
+    def _write(self, rows: list[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        for attempt in (1, 2):
+            try:
+                with self.engine.begin() as conn:
+                    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+                        conn.execute(insert(self.table).values(rows[start:start + _ROWS_PER_STATEMENT]))
+                return len(rows)
+            except Exception as err:  # noqa: BLE001 - any database error: retry once, then log
+                if attempt == 1:
+                    log.warning("audit buffer: writing %d event(s) failed (%s); retrying once",
+                                len(rows), type(err).__name__)
+                    time.sleep(_RETRY_DELAY)
+                    continue
+                log.error("audit buffer: writing %d event(s) failed again (%s); these events are lost:",
+                          len(rows), type(err).__name__)
+                for row in rows:
+                    log.error("audit event lost: %s user_id=%s app=%s at=%s", row.get("event"),
+                              row.get("user_id"), row.get("app_slug"), row.get("at"))
+        return 0
+
+
+class _AtExit:
+    """The atexit hook of a buffer, holding it weakly so a dropped buffer can be collected."""
+
+    def __init__(self, buffer: AuditBuffer) -> None:
+        self._ref = weakref.ref(buffer)
+
+    def __call__(self) -> None:
+        buffer = self._ref()
+        if buffer is not None and buffer.pid == os.getpid():
+            try:
+                buffer.flush()
+            except Exception:  # noqa: BLE001 - at exit, a log line is all that is left
+                log.exception("audit buffer: flush at exit failed")
