@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask_limiter.util import get_remote_address, get_qualified_name
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -51,6 +51,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+@limiter.request_filter
+def _no_limit_applies() -> bool:
+    """Flask-Limiter request filter: True (skip the limit checks and their storage calls)
+    for endpoints with no limit at all: no default or application limit, none on the view,
+    none on its blueprint. Only the login view has limits; the jump has none. Worked out once
+    per endpoint and app, since limits are declared at import and start-up."""
+    endpoint = request.endpoint or ""
+    answers: dict[str, bool] = current_app.extensions.setdefault("sso_unlimited_endpoints", {})
+    answer = answers.get(endpoint)
+    if answer is None:
+        manager = limiter.limit_manager
+        view = current_app.view_functions.get(endpoint)
+        name = get_qualified_name(view) if view is not None else ""
+        blueprint = request.blueprint
+        answer = answers[endpoint] = not (
+            manager.default_limits or manager.application_limits or manager.decorated_limits(name)
+            or (blueprint and manager.blueprint_limits(current_app._get_current_object(), blueprint))  # type: ignore[attr-defined]
+        )
+    return answer
 
 
 def init_app(app: Flask) -> None:

@@ -112,14 +112,14 @@ def record(
     detail: Mapping[str, Any] | None = None,
     actor: str | None = None,
     commit: bool = True,
-) -> AuditEvent:
+) -> AuditEvent | None:
     """Store one audit event. ``detail`` must never hold a secret; values are clipped.
 
     The actor is the logged-in user, else ``actor`` (e.g. ``"cli"``), else ``"anonymous"``.
     Events named in ``SSO_AUDIT_BUFFERED`` (and recorded with ``commit=True``) go through
     the process's :class:`~sso.audit.buffer.AuditBuffer` and reach the table within about
-    200 ms (or at :func:`flush`); the returned object is then not attached to a session.
-    With a full buffer they are written synchronously, as every other event is.
+    200 ms (or at :func:`flush`), and None is returned; with a full buffer they are written
+    synchronously, as every other event is, and the stored row is returned.
     """
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
@@ -141,7 +141,7 @@ def record(
     if commit and event in buffered_events():
         buffer = audit_buffer()
         if buffer is not None and buffer.put(row):
-            return AuditEvent(**row)
+            return None
     entry = AuditEvent(**row)
     db.session.add(entry)
     if commit:

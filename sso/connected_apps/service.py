@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, joinedload
 
 from ..errors import NotFound, ValidationError
 from ..extensions import db
@@ -279,12 +282,17 @@ def rewrap_secrets() -> int:
 _CODEC_CACHE_SIZE = 256
 
 
-def codec_for(app: ConnectedApp) -> MultipassCodec:
+def codec_for(app: ConnectedApp | IssuingApp) -> MultipassCodec:
     """A codec that issues with the app's current secret and lifetime.
 
     Cached per process by (app, secret row, lifetime): a rotation makes a new secret row,
-    so the cache never issues with a replaced secret.
+    so the cache never issues with a replaced secret. For an :class:`IssuingApp` it is the
+    codec the snapshot was built with (raises ValidationError when the app has no secret).
     """
+    if isinstance(app, IssuingApp):
+        if app.codec is None:
+            raise ValidationError(app.no_codec_reason or "The app cannot issue tokens.")
+        return app.codec
     row = current_secret(app)
     if row is None:
         issuing_secret(app)  # raises the ValidationError that explains it
@@ -297,3 +305,103 @@ def codec_for(app: ConnectedApp) -> MultipassCodec:
             cache.clear()
         codec = cache[key] = MultipassCodec(secret_box().decrypt(row.encrypted_value), max_age=app.token_lifetime)
     return codec
+
+
+# -- the issuing snapshot, cached per process (the jump's hot path) ----------------------
+
+
+@dataclass(frozen=True)
+class IssuingApp:
+    """What the sign-on flows need of a connected app, read once and shared by requests.
+
+    Immutable; built from the database by :func:`get_issuing_app` and cached per worker
+    process for at most 2 seconds (see there).
+    """
+
+    id: int
+    slug: str
+    name: str
+    enabled: bool
+    login_url_template: str
+    allowed_origins: tuple[str, ...]
+    token_lifetime: int
+    codec: MultipassCodec | None
+    no_codec_reason: str | None = None
+
+
+DEFAULT_APP_CACHE_TTL = 2.0  # seconds; never more, see get_issuing_app
+_SNAPSHOTS_KEY = "sso_issuing_apps"
+_generation = [0]  # bumped whenever this process flushes or commits a change to an app or secret
+_snapshots_lock = threading.Lock()
+
+
+def _snapshot(app: ConnectedApp) -> IssuingApp:
+    try:
+        codec: MultipassCodec | None = codec_for(app)
+        reason = None
+    except ValidationError as err:
+        codec, reason = None, err.message
+    return IssuingApp(
+        id=app.id, slug=app.slug, name=app.name, enabled=bool(app.enabled),
+        login_url_template=app.login_url_template, allowed_origins=tuple(app.allowed_origins or ()),
+        token_lifetime=int(app.token_lifetime), codec=codec, no_codec_reason=reason,
+    )
+
+
+def get_issuing_app(slug: str) -> IssuingApp:
+    """The connected app ``slug`` as the flows see it; raises NotFound.
+
+    Cached per worker process for ``APP_CACHE_TTL`` seconds (configuration key, default 2,
+    never more than 2; 0 turns the cache off). A change made through this process (admin page,
+    CLI, service calls: anything that flushes a ConnectedApp or AppSecret) drops the cache at
+    once, so the worker that disables an app or rotates its secret stops issuing with the
+    old settings immediately; other workers and hub instances follow within the TTL. Unknown
+    slugs are not cached.
+    """
+    config = current_app.config
+    ttl = float(config.get("APP_CACHE_TTL", DEFAULT_APP_CACHE_TTL))
+    if ttl <= 0:
+        return _snapshot(get_app(slug))
+    cache: dict[str, tuple[float, int, IssuingApp]] | None = current_app.extensions.get(_SNAPSHOTS_KEY)
+    if cache is None:
+        with _snapshots_lock:
+            cache = current_app.extensions.setdefault(_SNAPSHOTS_KEY, {})
+    now = time.monotonic()
+    entry = cache.get(slug)
+    if entry is not None and entry[0] > now and entry[1] == _generation[0]:
+        return entry[2]
+    generation = _generation[0]  # read before loading: a change during the load is not hidden
+    snapshot = _snapshot(get_app(slug))
+    if len(cache) >= _CODEC_CACHE_SIZE:
+        cache.clear()
+    cache[snapshot.slug] = (now + min(ttl, DEFAULT_APP_CACHE_TTL), generation, snapshot)
+    return snapshot
+
+
+def forget_issuing_apps() -> None:
+    """Drop every cached :class:`IssuingApp` of this process (all apps)."""
+    _generation[0] += 1
+
+
+def _touches_apps(session: Session) -> bool:
+    return any(isinstance(obj, (ConnectedApp, AppSecret))
+               for group in (session.new, session.dirty, session.deleted) for obj in group)
+
+
+@event.listens_for(Session, "after_flush")
+def _apps_flushed(session: Session, _context: Any) -> None:
+    if _touches_apps(session):
+        session.info["sso_apps_changed"] = True
+        forget_issuing_apps()
+
+
+@event.listens_for(Session, "after_commit")
+def _apps_committed(session: Session) -> None:
+    if session.info.pop("sso_apps_changed", False):
+        forget_issuing_apps()  # again: a reload between flush and commit saw the old rows
+
+
+@event.listens_for(Session, "after_rollback")
+def _apps_rolled_back(session: Session) -> None:
+    if session.info.pop("sso_apps_changed", False):
+        forget_issuing_apps()

@@ -11,7 +11,7 @@ from flask import Blueprint, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from ..audit import record
-from ..connected_apps.service import codec_for, get_app
+from ..connected_apps.service import codec_for, get_issuing_app
 from ..errors import Forbidden, ValidationError, render_error
 from ..redirects import check_login_url, safe_return_to
 from .multipass import MultipassProtocol
@@ -59,23 +59,24 @@ def _return_to(app) -> str | None:  # type: ignore[no-untyped-def]
 @bp.get("/jump/<slug>")
 def jump(slug: str):  # type: ignore[no-untyped-def]
     """Issue a token for the logged-in user and send them to the app's login URL."""
-    app = get_app(slug)
-    if not current_user.is_authenticated:
+    app = get_issuing_app(slug)
+    user = current_user._get_current_object()  # the proxy resolved once
+    if not user.is_authenticated:
         return _to_login()
     _check_usable(app)
     return_to = _return_to(app)
     try:
-        location = _protocol().issue(current_user, app, return_to)
+        location = _protocol().issue(user, app, return_to)
     except ValidationError as err:  # no secret configured yet
         return render_error(409, err.message, title="App not ready")
-    record("jump", user=current_user, app=app, detail={"flow": "jump", "return_to": return_to})
+    record("jump", user=user, app=app, detail={"flow": "jump", "return_to": return_to})
     return _token_response(location)
 
 
 @bp.get("/multipass/<slug>")
 def service_initiated(slug: str):  # type: ignore[no-untyped-def]
     """The app sent the user here to log in; send them back to ``login_url`` with a token."""
-    app = get_app(slug)
+    app = get_issuing_app(slug)
     raw_login_url = request.args.get("login_url", "")
     try:
         login_url = check_login_url(raw_login_url, app.allowed_origins)

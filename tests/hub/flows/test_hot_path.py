@@ -1,0 +1,31 @@
+"""What the jump's hot path skips, and what it still checks."""
+
+from __future__ import annotations
+
+from sso.extensions import _no_limit_applies
+
+
+def test_rate_limits_are_skipped_only_where_none_applies(app) -> None:  # type: ignore[no-untyped-def]
+    with app.test_request_context("/sso/jump/invoices"):
+        assert _no_limit_applies() is True
+    with app.test_request_context("/login", method="POST"):
+        assert _no_limit_applies() is False
+    with app.test_request_context("/sso/multipass/invoices"):
+        assert _no_limit_applies() is True
+
+
+def test_login_is_still_throttled(app, client) -> None:  # type: ignore[no-untyped-def]
+    app.config["LOGIN_LIMIT_LOGIN"] = "2 per minute"
+    codes = [client.post("/login", data={"login": "ann", "password": "wrong"}).status_code for _ in range(3)]
+    assert codes[-1] == 429
+
+
+def test_jump_response_keeps_its_protections(client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
+    auth.login()
+    response = client.get("/sso/jump/invoices")
+    assert response.status_code == 302
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert client.get("/sso/jump/invoices?x=%00").status_code == 400
+    assert client.post("/logout", data={"x": "\x00"}).status_code == 400
