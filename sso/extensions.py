@@ -74,6 +74,24 @@ def _no_limit_applies() -> bool:
     return answer
 
 
+def _skip_limiter_hook_where_no_limit_applies(app: Flask) -> None:
+    """Call Flask-Limiter's before-request check only for endpoints that carry a limit.
+
+    The request filter above already makes the check a no-op for the others, but the check
+    still resolves exemptions and meta limits first. If a Flask-Limiter version registers
+    its hook differently, nothing is replaced and every request is checked as before.
+    """
+    check = limiter._check_request_limit  # noqa: SLF001 - the bound method init_app registered
+    funcs = app.before_request_funcs.get(None, [])
+    for index, func in enumerate(funcs):
+        if func == check:
+            def limited_only() -> None:
+                if not _no_limit_applies():
+                    check()
+
+            funcs[index] = limited_only
+
+
 def init_app(app: Flask) -> None:
     """Bind every extension to ``app``."""
     db.init_app(app)
@@ -84,6 +102,7 @@ def init_app(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    _skip_limiter_hook_where_no_limit_applies(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
     login_manager.login_view = "accounts.login"

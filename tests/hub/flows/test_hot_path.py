@@ -29,3 +29,13 @@ def test_jump_response_keeps_its_protections(client, auth, connected_app) -> Non
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert client.get("/sso/jump/invoices?x=%00").status_code == 400
     assert client.post("/logout", data={"x": "\x00"}).status_code == 400
+
+
+def test_limiter_hook_runs_only_where_a_limit_applies(app, client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
+    from sso.extensions import limiter
+
+    hooks = app.before_request_funcs[None]
+    assert limiter._check_request_limit not in hooks  # replaced by the wrapper...
+    assert any(getattr(f, "__name__", "") == "limited_only" for f in hooks)
+    auth.login()
+    assert client.get("/sso/jump/invoices").status_code == 302  # ...that lets the jump through
