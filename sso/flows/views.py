@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, redirect, request, url_for
+from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from ..audit import record
@@ -38,11 +38,14 @@ def _check_usable(app) -> None:  # type: ignore[no-untyped-def]
 
 
 def _token_response(location: str):  # type: ignore[no-untyped-def]
-    response = make_response(redirect(location, code=302))
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    """A 302 to ``location`` with an empty body: the token travels in the Location header
+    only (no HTML page repeating it), and nothing may cache or refer it on."""
+    return current_app.response_class(status=302, headers=[
+        ("Location", location),
+        ("Cache-Control", "no-store"),
+        ("Pragma", "no-cache"),
+        ("Referrer-Policy", "no-referrer"),
+    ])
 
 
 def _return_to(app) -> str | None:  # type: ignore[no-untyped-def]

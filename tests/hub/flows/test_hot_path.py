@@ -26,6 +26,8 @@ def test_jump_response_keeps_its_protections(client, auth, connected_app) -> Non
     assert response.status_code == 302
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Pragma"] == "no-cache"
+    assert response.data == b""  # the token is in the Location header only, not in a page
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert client.get("/sso/jump/invoices?x=%00").status_code == 400
     assert client.post("/logout", data={"x": "\x00"}).status_code == 400
