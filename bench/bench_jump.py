@@ -442,9 +442,9 @@ Where the time went, and what changed (before: ratio 0.30-0.40, hub p99 90-180 m
   and NUL-byte check every hub response pays, and the larger `users` row (12 columns, two
   timestamps) the hub's ORM loads where the bare model maps 5.
 - The p99 target is tight on this machine: with 16 clients and the Python load generator on
-  the same two cores the bare endpoint's own p99 is 22-40 ms, and a hub round's p99 (49-81
-  ms here) is made by a few stalls (GIL hand-overs between the 4 threads, the audit thread's
-  flush, a PostgreSQL checkpoint) on top of a p50 of 13-25 ms.
+  the same two cores the bare endpoint's own p99 is 22-40 ms; the hub's p50 is 13-29 ms and
+  its p99 48-81 ms per round. The tail was not analysed further (candidates: GIL hand-overs
+  between a worker's 4 threads, the audit thread's flush, the token's CPU time).
 
 The load generator is Python (threads and `http.client`) and runs on the same two cores as
 both servers, so absolute figures are lower than with a separate load machine; the ratio is
