@@ -6,10 +6,9 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from ..multipass import MultipassCodec
-from .protocol import SignOnProtocol, add_query_parameter
+from .protocol import SignOnProtocol, add_query_parameter, escape_token
 
 if TYPE_CHECKING:
     from ..accounts.models import User
@@ -66,4 +65,4 @@ class MultipassProtocol(SignOnProtocol):
         token = self.token(user, app, return_to)
         if login_url is not None:
             return add_query_parameter(login_url, TOKEN_PARAMETER, token)
-        return app.login_url_template.replace("{token}", quote(token, safe=""))
+        return app.login_url_template.replace("{token}", escape_token(token))
