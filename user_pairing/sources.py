@@ -223,8 +223,11 @@ def _scim_user(resource: object, where: str) -> DirectoryUser:
     name_obj = resource.get("name")
     name = name_obj.get("formatted") if isinstance(name_obj, dict) else None
     name = name or resource.get("displayName")
-    active = resource.get("active", True)
-    ref = resource.get("id")
+    return _directory_user(login, email, name, resource.get("active", True), resource.get("id"))
+
+
+def _directory_user(login: str, email: str | None, name: object, active: object, ref: object) -> DirectoryUser:
+    """A DirectoryUser from loosely typed source fields (non-text names dropped, active by default)."""
     return DirectoryUser(
         login=login,
         email=email,
@@ -277,15 +280,7 @@ def _json_user(item: object, where: str) -> DirectoryUser:
     if not name:
         parts = [item.get("first_name"), item.get("last_name")]
         name = " ".join(p for p in parts if isinstance(p, str) and p) or None
-    active = item.get("active", True)
-    ref = item.get("id")
-    return DirectoryUser(
-        login=login,
-        email=email,
-        name=name if isinstance(name, str) else None,
-        active=active if isinstance(active, bool) else True,
-        ref=str(ref) if ref is not None else None,
-    )
+    return _directory_user(login, email, name, item.get("active", True), item.get("id"))
 
 
 # -- CSV upload -----------------------------------------------------------------------------------
