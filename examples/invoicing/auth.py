@@ -89,7 +89,9 @@ def login() -> Response | tuple[str, int]:
     return redirect(f"{hub}/sso/multipass/{slug}?{query}")
 
 
-@bp.get("/login/multipass/<path:token>")
+# merge_slashes=False: a token in the standard base64 alphabet may hold "//", which
+# Werkzeug would otherwise "fix" with a redirect that changes the token.
+@bp.get("/login/multipass/<path:token>", merge_slashes=False)
 def login_with_token(token: str) -> Response | tuple[str, int]:
     """The same sign-in, for hubs that put the token in the path."""
     return _sign_in(token)
