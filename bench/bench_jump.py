@@ -40,6 +40,10 @@ from sqlalchemy import JSON, Boolean, DateTime, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from examples.stack import postgres_schema, stop_processes  # noqa: E402
+
 HOST = "127.0.0.1"
 SLUG = "invoices"
 APP_ORIGIN = "http://127.0.0.1:9"  # never contacted: only the redirects are read
@@ -159,12 +163,7 @@ def gunicorn(app: str, port: int, env: dict[str, str], extra: Sequence[str] = ()
                 time.sleep(0.1)
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_processes([process])
 
 
 @contextmanager
@@ -173,19 +172,8 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{workdir / 'hub.sqlite3'}"
         return
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(POSTGRES_URL)
-    schema = "bench_" + secrets.token_hex(6)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        engine.dispose()
+    with postgres_schema(POSTGRES_URL, prefix="bench_") as url:
+        yield url
 
 
 # -- the hub session and the login timing ----------------------------------------------------

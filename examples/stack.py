@@ -12,7 +12,8 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,6 +210,30 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def postgres_schema(base_url: str, prefix: str = "t_") -> Iterator[str]:
+    """A fresh PostgreSQL schema on ``base_url``, dropped afterwards; yields a URL using it.
+
+    For tests and benchmarks that need an empty PostgreSQL database of their own.
+    Raises ``sqlalchemy.exc.OperationalError`` when the server is unreachable.
+    """
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(base_url)
+    schema = prefix + secrets.token_hex(6)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in base_url else "?"
+        try:
+            yield f"{base_url}{sep}options=-csearch_path%3D{schema}"
+        finally:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        engine.dispose()
 
 
 def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:

@@ -86,21 +86,17 @@ def postgres_url() -> Iterator[str]:
 
     Each test session gets a fresh schema, so parallel runs and earlier runs never collide.
     """
-    engine = sa.create_engine(POSTGRES_URL)
-    schema = "t_" + secrets.token_hex(6)
+    from examples.stack import postgres_schema
+
+    schema = postgres_schema(POSTGRES_URL)
     try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        url = schema.__enter__()
     except sa.exc.OperationalError as err:
-        engine.dispose()
         unavailable(f"PostgreSQL at {POSTGRES_URL} is unreachable: {err.orig}")
-    sep = "&" if "?" in POSTGRES_URL else "?"
     try:
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+        yield url
     finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        engine.dispose()
+        schema.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

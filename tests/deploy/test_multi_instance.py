@@ -16,11 +16,11 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from sso.multipass import MultipassCodec
-from tests.conftest import free_port
+from examples.stack import postgres_schema
+from tests.conftest import POSTGRES_URL, free_port
 from tests.deploy.conftest import HubInstances, flask_cli, running
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -36,19 +36,8 @@ USER_AGENT = "deploy-test"  # flask-login "strong" protection binds the session 
 def deploy_database_url(postgres_url: str) -> Iterator[str]:
     """A schema of its own beside the session's, so the CLI-made tables never meet the
     tables other tests create and drop in ``postgres_url``; dropped afterwards."""
-    engine = sa.create_engine(postgres_url)
-    try:
-        with engine.begin() as conn:
-            base = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
-            schema = f"{base}_deploy"
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = postgres_url.replace(f"search_path%3D{base}", f"search_path%3D{schema}")
-        assert url != postgres_url
+    with postgres_schema(POSTGRES_URL, prefix="deploy_") as url:
         yield url
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        engine.dispose()
 
 
 @pytest.fixture(scope="module")
