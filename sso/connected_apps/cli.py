@@ -47,12 +47,8 @@ def add_command(slug: str, name: str, login_url: str, origins: tuple[str, ...], 
     except HubError as err:
         raise click.ClickException(err.message) from err
     record("app_created", app=app, actor="cli", detail={"name": app.name, "login_url": app.login_url_template})
-    record("secret_set", app=app, actor="cli", detail={"source": "pasted" if pasted else "generated"})
     click.echo(f"Registered app {app.slug} ({app.name}); allowed origins: {', '.join(app.allowed_origins)}")
-    if pasted is None:
-        record("secret_revealed", app=app, actor="cli", detail={"where": "cli"})
-        click.echo("Multipass secret (shown once, store it in the app now):")
-        click.echo(plain)
+    _report_secret("secret_set", app, plain, pasted)
 
 
 @apps.command("rotate-secret")
@@ -66,11 +62,16 @@ def rotate_command(slug: str, secret_stdin: bool) -> None:
         plain = rotate_secret(app, pasted)
     except HubError as err:
         raise click.ClickException(err.message) from err
-    record("secret_rotated", app=app, actor="cli", detail={"source": "pasted" if pasted else "generated"})
     click.echo(f"New secret for {app.slug} issues from now on; the previous one stays until retired.")
+    _report_secret("secret_rotated", app, plain, pasted)
+
+
+def _report_secret(event: str, app, plain: str, pasted: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Audit a new secret; a generated one is printed here, once, and its reveal audited too."""
+    record(event, app=app, actor="cli", detail={"source": "pasted" if pasted else "generated"})
     if pasted is None:
         record("secret_revealed", app=app, actor="cli", detail={"where": "cli"})
-        click.echo("Multipass secret (shown once):")
+        click.echo("Multipass secret (shown once, store it in the app now):")
         click.echo(plain)
 
 
