@@ -403,7 +403,7 @@ What each side does per request:
   from the worker's snapshot cache (read from the database at most every 2 s, and at once
   after a change made through the same worker; the codec is built once per secret), a
   Multipass token is encrypted, the `jump` audit row is queued for the worker's buffered
-  audit writer (a daemon thread writes the queue in one multi-row INSERT every ~150 ms), and
+  audit writer (a daemon thread writes the queue in one batched INSERT every ~150 ms), and
   a bodiless 302 with `Cache-Control: no-store` and `Referrer-Policy: no-referrer` goes out.
   Every response is checked to be a 302 to the app, not to the login page.
 - **bare Flask** (`bare_app()` in the script): reads the same signed session cookie, one

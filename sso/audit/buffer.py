@@ -4,7 +4,11 @@ Every jump writes an audit row. Committed one by one inside the request, those w
 serialise (SQLite's single writer, PostgreSQL's WAL flush per commit) and set the pace of
 the hub under load. The events named in ``SSO_AUDIT_BUFFERED`` (default ``jump``; ``none``
 turns buffering off) are instead put on a bounded in-process queue and written by a daemon
-thread in one multi-row ``INSERT`` (SQLAlchemy Core, its own connection and transaction):
+thread as one batch: one ``INSERT`` statement run with the driver's ``executemany`` (SQLAlchemy
+Core, its own connection and transaction). A multi-row ``INSERT ... VALUES (...), (...)``
+would be compiled afresh for every batch size; measured here it cost 75-135 µs of CPU per row
+against 14-27 µs for ``executemany``, and that CPU is taken from the request threads
+(the GIL), so the batch form matters for the hub's throughput:
 
 * every ``interval`` seconds (~150 ms), or at once when ``batch_size`` events are pending;
 * on demand with :meth:`AuditBuffer.flush` (tests; the audit admin page flushes before it
@@ -47,7 +51,6 @@ DEFAULT_BUFFERED = frozenset({"jump"})
 DEFAULT_INTERVAL = 0.15  # seconds between flushes of the daemon thread
 DEFAULT_BATCH_SIZE = 200  # pending events that wake the thread at once
 DEFAULT_CAPACITY = 10_000  # queue bound; beyond it, record() writes synchronously
-_ROWS_PER_STATEMENT = 500  # keeps one INSERT well under the drivers' parameter limits
 _RETRY_DELAY = 0.05
 
 
@@ -72,7 +75,7 @@ def parse_buffered(raw: str | Iterable[str] | None) -> frozenset[str]:
 
 
 class AuditBuffer:
-    """A bounded queue of audit rows written by a daemon thread in multi-row INSERTs.
+    """A bounded queue of audit rows written by a daemon thread in batches (executemany).
 
     ``put`` never blocks on the database: it returns False when the queue is full, and the
     caller then writes synchronously. :meth:`flush` writes everything put before the call.
@@ -90,6 +93,7 @@ class AuditBuffer:
         if interval <= 0 or batch_size < 1 or capacity < 1:
             raise ValueError("interval, batch_size and capacity must be positive")
         self.engine, self.table = engine, table
+        self._insert = insert(table)  # one statement, compiled once and cached by SQLAlchemy
         self.interval, self.batch_size, self.capacity = interval, batch_size, capacity
         self.pid = os.getpid()
         self._pending: list[dict[str, Any]] = []
@@ -169,8 +173,7 @@ class AuditBuffer:
         for attempt in (1, 2):
             try:
                 with self.engine.begin() as conn:
-                    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-                        conn.execute(insert(self.table).values(rows[start:start + _ROWS_PER_STATEMENT]))
+                    conn.execute(self._insert, rows)  # a list of rows: the driver's executemany
                 return len(rows)
             except Exception as err:  # noqa: BLE001 - any database error: retry once, then log
                 if attempt == 1:
