@@ -74,22 +74,42 @@ def _no_limit_applies() -> bool:
     return answer
 
 
-def _skip_limiter_hook_where_no_limit_applies(app: Flask) -> None:
-    """Call Flask-Limiter's before-request check only for endpoints that carry a limit.
+def _skip_limiter_hooks_where_no_limit_applies(app: Flask) -> None:
+    """Run Flask-Limiter's request hooks only for endpoints that carry a limit.
 
-    The request filter above already makes the check a no-op for the others, but the check
-    still resolves exemptions and meta limits first. If a Flask-Limiter version registers
-    its hook differently, nothing is replaced and every request is checked as before.
+    Flask-Limiter registers three hooks on every request: the limit check before it, the
+    header injection (and conditional deductions) after it, and a context reset at teardown.
+    The request filter above already makes them no-ops for unlimited endpoints, but each
+    still resolves its per-request context first; every jump paid for all three. Each hook
+    is wrapped in place; if a Flask-Limiter version registers its hooks differently, a hook
+    that is not found is left as it is (and still works, only slower).
     """
-    check = limiter._check_request_limit  # noqa: SLF001 - the bound method init_app registered
-    funcs = app.before_request_funcs.get(None, [])
-    for index, func in enumerate(funcs):
-        if func == check:
-            def limited_only() -> None:
-                if not _no_limit_applies():
-                    check()
+    check = limiter._check_request_limit  # noqa: SLF001 - the bound methods init_app registered
+    release = limiter._Limiter__release_context  # type: ignore[attr-defined]  # noqa: SLF001
+    inject = limiter._Limiter__inject_headers  # type: ignore[attr-defined]  # noqa: SLF001
 
-            funcs[index] = limited_only
+    def limited_check() -> None:
+        if not _no_limit_applies():
+            check()
+
+    def limited_inject(response: Any) -> Any:
+        return response if _no_limit_applies() else inject(response)
+
+    def limited_release(error: BaseException | None = None) -> None:
+        if not _no_limit_applies():
+            release(error)
+
+    def is_inject(func: Any) -> bool:  # registered as partial(Limiter.__inject_headers, limiter)
+        return getattr(func, "func", None) is Limiter._Limiter__inject_headers and getattr(func, "args", ()) == (limiter,)  # type: ignore[attr-defined]
+
+    for funcs, matches, wrapper in (
+        (app.before_request_funcs.get(None, []), lambda f: f == check, limited_check),
+        (app.after_request_funcs.get(None, []), is_inject, limited_inject),
+        (app.teardown_request_funcs.get(None, []), lambda f: f == release, limited_release),
+    ):
+        for index, func in enumerate(funcs):
+            if matches(func):
+                funcs[index] = wrapper
 
 
 def init_app(app: Flask) -> None:
@@ -102,7 +122,7 @@ def init_app(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
-    _skip_limiter_hook_where_no_limit_applies(app)
+    _skip_limiter_hooks_where_no_limit_applies(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
     login_manager.login_view = "accounts.login"
