@@ -20,13 +20,25 @@ def _csp() -> str:
 
 
 def set_headers(response: Response) -> Response:
-    """Referrer-Policy no-referrer everywhere; no framing; no sniffing; a strict CSP."""
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Content-Security-Policy", _csp())
-    if response.mimetype == "text/html":
-        response.headers.setdefault("Cache-Control", "no-store")
+    """Referrer-Policy no-referrer everywhere; no framing; no sniffing; a strict CSP.
+
+    Headers a view set itself are kept (Referrer-Policy excepted). One pass over the
+    existing headers: Werkzeug's ``setdefault`` walks them once per header, on every response.
+    """
+    headers = response.headers
+    present = {key.lower() for key, _value in headers.items()}
+    if "referrer-policy" in present:
+        headers.set("Referrer-Policy", "no-referrer")
+    else:
+        headers.add("Referrer-Policy", "no-referrer")
+    if "x-content-type-options" not in present:
+        headers.add("X-Content-Type-Options", "nosniff")
+    if "x-frame-options" not in present:
+        headers.add("X-Frame-Options", "DENY")
+    if "content-security-policy" not in present:
+        headers.add("Content-Security-Policy", _csp())
+    if "cache-control" not in present and response.mimetype == "text/html":
+        headers.add("Cache-Control", "no-store")
     return response
 
 
