@@ -126,8 +126,10 @@ def record(
     ip = None
     if has_request_context():
         ip = (request.remote_addr or "")[:64] or None
-        if actor is None and current_user and current_user.is_authenticated:
-            actor = current_user.login
+        if actor is None:
+            viewer = current_user._get_current_object()  # the proxy resolved once
+            if viewer is not None and viewer.is_authenticated:
+                actor = viewer.login
     slug = app if isinstance(app, str) or app is None else app.slug
     row = {
         "at": utcnow(),
