@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,27 @@ def test_buffered_jump_reaches_the_table_after_flush(app, client, auth, connecte
     assert row.actor == "ann" and row.app_slug == "invoices" and row.ip == "127.0.0.1"
     assert row.detail == {"flow": "jump", "return_to": "/x"} and row.at is not None
     assert row.user_id == _rows(app, "login_ok")[0].user_id
+
+
+AWKWARD = "tab\there\nnew line \\ back\\slash 'single' \"double\" \\N ünïcode ☃ \u202e"
+
+
+@BOTH
+def test_a_batch_round_trips_awkward_values(app, db_backend: str, slow) -> None:  # type: ignore[no-untyped-def]
+    """COPY on PostgreSQL (executemany elsewhere) stores exactly what an INSERT would."""
+    assert slow._copy is (db_backend == "postgres")  # the path this backend takes
+    with app.app_context():
+        for number in range(3):
+            record("jump", app="in\tvoices", actor=AWKWARD,
+                   detail={"value": AWKWARD, "n": number, "none": None, "flag": True})
+        assert flush() == 3
+    rows = _rows(app, "jump")
+    assert [r.detail for r in rows] == [
+        {"value": AWKWARD, "n": n, "none": None, "flag": True} for n in range(3)
+    ]
+    assert {r.actor for r in rows} == {AWKWARD} and {r.app_slug for r in rows} == {"in\tvoices"}
+    assert {r.user_id for r in rows} == {None} and {r.ip for r in rows} == {None}
+    assert all(r.at is not None and r.at.utcoffset() in (None, timedelta(0)) for r in rows)
 
 
 @BOTH
