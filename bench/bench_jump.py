@@ -142,7 +142,7 @@ def flask_cli(args: Sequence[str], env: dict[str, str], stdin: str | None = None
 
 
 @contextmanager
-def gunicorn(app: str, port: int, env: dict[str, str], extra: Sequence[str] = ()) -> Iterator[None]:
+def gunicorn(app: str, port: int, env: dict[str, str], extra: Sequence[str] = ()) -> Iterator[int]:
     """Run ``gunicorn app`` on ``port`` until the block ends; wait until /healthz-ish answers."""
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", app, "--bind", f"{HOST}:{port}", *GUNICORN, *extra],
                                cwd=ROOT, env=env)
@@ -161,9 +161,26 @@ def gunicorn(app: str, port: int, env: dict[str, str], extra: Sequence[str] = ()
                 if time.monotonic() > deadline:
                     sys.exit(f"gunicorn {app} did not answer on port {port}")
                 time.sleep(0.1)
-        yield
+        yield process.pid
     finally:
         stop_processes([process])
+
+
+def workers_cpu_seconds(master: int) -> float:
+    """CPU seconds (user + system) used so far by the worker processes of a gunicorn master,
+    read from /proc (Linux); 0.0 where /proc is not there. A steadier measure than req/s."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:  # fields after the name: state, ppid, ..., utime (12th), stime
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 @contextmanager
@@ -207,6 +224,7 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    cpu_us: float = 0.0  # server workers' CPU per request, µs
 
     @property
     def rps(self) -> float:
@@ -293,8 +311,9 @@ def run(kind: str, clients: int, seconds: float, rounds: int, logins: int, hub_a
         flask_cli(["apps", "add", SLUG, "--name", "Invoices", "--login-url", f"{APP_ORIGIN}/login/multipass/{{token}}",
                    "--origin", APP_ORIGIN], env)
         hub_port, bare_port = free_port(), free_port()
-        stack.enter_context(gunicorn(hub_app, hub_port, env))
-        stack.enter_context(gunicorn("bench_jump:bare_app()", bare_port, env, ["--pythonpath", str(ROOT / "bench")]))
+        masters = {"hub": stack.enter_context(gunicorn(hub_app, hub_port, env))}
+        masters["bare"] = masters["bare+write"] = stack.enter_context(
+            gunicorn("bench_jump:bare_app()", bare_port, env, ["--pythonpath", str(ROOT / "bench")]))
 
         login_times = []
         for _ in range(logins):
@@ -309,10 +328,13 @@ def run(kind: str, clients: int, seconds: float, rounds: int, logins: int, hub_a
         results: dict[str, list[Result]] = {name: [] for name in targets}
         for number in range(1, rounds + 1):
             for name, (port, path) in targets.items():
+                cpu_before = workers_cpu_seconds(masters[name])
                 result = load(port, path, cookie, clients, seconds)
+                result.cpu_us = (workers_cpu_seconds(masters[name]) - cpu_before) / max(result.requests, 1) * 1e6
                 results[name].append(result)
                 print(f"[{kind}] round {number} {name}: {result.rps:7.1f} req/s  p50 {result.percentile(0.5):5.1f} ms"
-                      f"  p99 {result.percentile(0.99):6.1f} ms  errors {result.errors}", flush=True)
+                      f"  p99 {result.percentile(0.99):6.1f} ms  CPU {result.cpu_us:5.0f} µs/req  errors {result.errors}",
+                      flush=True)
         return Figures(kind, results["hub"], results["bare"], results["bare+write"], login_times)
 
 
@@ -326,8 +348,8 @@ def _spread(values: Sequence[float], fmt: str = "{:.0f}") -> str:
 def table(all_figures: Sequence[Figures]) -> str:
     """The per-endpoint table and the ratio/target table, in markdown."""
     lines = [
-        "| database | endpoint | req/s median (min–max) | p50 ms | p99 ms | errors |",
-        "|---|---|---:|---:|---:|---:|",
+        "| database | endpoint | req/s median (min–max) | p50 ms | p99 ms | server CPU µs/req | errors |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     summary = ["", "| database | ratio hub/bare req/s, median (per round) | hub/(bare + audit row) "
                "| hub p99 ms (worst round) | login POST ms, median (min–max) | target |", "|---|---|---:|---:|---:|---|"]
@@ -338,6 +360,7 @@ def table(all_figures: Sequence[Figures]) -> str:
                 f"| {fig.db} | {name} | {_spread([r.rps for r in results])} "
                 f"| {_spread([r.percentile(0.5) for r in results], '{:.1f}')} "
                 f"| {_spread([r.percentile(0.99) for r in results], '{:.1f}')} "
+                f"| {_spread([r.cpu_us for r in results])} "
                 f"| {sum(r.errors for r in results)} |"
             )
         ratios = [h.rps / b.rps for h, b in zip(fig.hub, fig.bare)]
@@ -415,24 +438,35 @@ What each side does per request:
 - **login POST**: one hub login (CSRF form, one argon2id verify at 19 MiB, t=2, p=1, the
   session renewed, an audit row), timed from the client, sequentially.
 
-Where the time went, and what changed (before: ratio 0.30-0.40, hub p99 90-180 ms):
+"server CPU µs/req" is the CPU (user + system) the server's gunicorn workers used during the
+round, divided by the requests served (read from /proc): much steadier than req/s on a shared
+two-core machine, and the figure to watch when changing the hot path.
+
+Where the time went, and what changed (first measured: ratio 0.30-0.40, hub p99 90-180 ms;
+then 0.55-0.69 and 55-81 ms):
 
 - The audit row committed on every jump set the pace (committed writes serialise: SQLite's
   single writer, PostgreSQL's WAL flush per commit). `SSO_AUDIT_BUFFERED` (default `jump`)
-  now takes that row off the request path (`sso/audit/buffer.py`); security events stay
+  takes that row off the request path (`sso/audit/buffer.py`); security events stay
   synchronous. Trade-off: a worker killed abruptly loses its last ~200 ms of jump entries.
+- The buffered writer then cost more than it saved: its multi-row `INSERT ... VALUES` was
+  compiled afresh for every batch size, 75-135 µs of CPU per row, taken from the request
+  threads of the same process (the GIL). It now runs one cached `INSERT` through
+  `executemany` (14-16 µs per row; SQLite) or `COPY ... FROM STDIN` (about 6 µs; PostgreSQL
+  through psycopg). This was the largest single step (ratio 0.55-0.69 to 0.72-0.77).
 - The connected app and its secrets were loaded by an ORM join on every jump; now an
   immutable snapshot per worker (`get_issuing_app`), 2 s TTL for changes made elsewhere.
-- Flask-Limiter's before-request check ran on every request; it now runs only where a limit
-  is declared (the login).
-- What is left beyond the bare endpoint: flask-login's machinery and session protection,
-  the token itself (claims, AES-CBC, HMAC: about 0.1 ms in-process), the security headers
-  and NUL-byte check every hub response pays, and the larger `users` row (12 columns, two
-  timestamps) the hub's ORM loads where the bare model maps 5.
+- Flask-Limiter's three request hooks (check, header injection, context reset) run only
+  where a limit is declared (the login); the security headers are set in one pass.
+- What is left beyond the bare endpoint, measured by swapping parts out under the same load
+  (server CPU per request): the token about 0.12-0.18 ms (claims, AES-CBC, HMAC, base64:
+  12 µs in a tight loop, several times that on the cold path of a request on this VM), the
+  long Location header about 0.02 ms, the audit enqueue about 0.015 ms, and the rest
+  flask-login's "strong" session protection and the hub's request hooks.
 - The p99 target is tight on this machine: with 16 clients and the Python load generator on
-  the same two cores the bare endpoint's own p99 is 22-40 ms; the hub's p50 is 13-29 ms and
-  its p99 48-81 ms per round. The tail was not analysed further (candidates: GIL hand-overs
-  between a worker's 4 threads, the audit thread's flush, the token's CPU time).
+  the same two cores the bare endpoint's own p99 is 22-40 ms. Rounds vary by about ±0.05 in
+  ratio and ±10 ms in p99 (autovacuum, WAL checkpoints, the load generator's own GIL), so a
+  single round can land on either side of a target that the medians meet.
 
 The load generator is Python (threads and `http.client`) and runs on the same two cores as
 both servers, so absolute figures are lower than with a separate load machine; the ratio is
