@@ -99,8 +99,10 @@ def _skip_limiter_hooks_where_no_limit_applies(app: Flask) -> None:
         if not _no_limit_applies():
             release(error)
 
+    unbound_inject = Limiter._Limiter__inject_headers  # type: ignore[attr-defined]  # noqa: SLF001
+
     def is_inject(func: Any) -> bool:  # registered as partial(Limiter.__inject_headers, limiter)
-        return getattr(func, "func", None) is Limiter._Limiter__inject_headers and getattr(func, "args", ()) == (limiter,)  # type: ignore[attr-defined]
+        return getattr(func, "func", None) is unbound_inject and getattr(func, "args", ()) == (limiter,)
 
     for funcs, matches, wrapper in (
         (app.before_request_funcs.get(None, []), lambda f: f == check, limited_check),

@@ -77,7 +77,7 @@ def parse_buffered(raw: str | Iterable[str] | None) -> frozenset[str]:
 
 
 class AuditBuffer:
-    """A bounded queue of audit rows written by a daemon thread in batches (executemany).
+    """A bounded queue of audit rows written by a daemon thread in batches (COPY or executemany).
 
     ``put`` never blocks on the database: it returns False when the queue is full, and the
     caller then writes synchronously. :meth:`flush` writes everything put before the call.
