@@ -169,7 +169,7 @@ def time_hub(n: int) -> list[str]:
     from sso.accounts.models import User, new_session_nonce, utcnow
     from sso.accounts.service import create_user
     from sso.connected_apps.service import create_connected_app
-    from sso.extensions import db
+    from sso.base.db import db
     from user_pairing import service
     from user_pairing.models import PairingSnapshot
 
@@ -180,7 +180,7 @@ def time_hub(n: int) -> list[str]:
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/hub.sqlite3", "INSTANCE_PATH": tmp,
             "SECRET_KEY": secrets.token_urlsafe(32), "APP_SECRETS_KEYS": [Fernet.generate_key().decode()],
             "PASSWORD_HASH_FAST": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://",
-        })
+        }, plugins=PLUGINS)
         with app.app_context():
             db.create_all()
             create_user("benchadmin", "benchadmin@bench.invalid", admin=True, password="bench-password-1")
@@ -312,6 +312,9 @@ The algorithm is linear: dict indexes on the normalised login and e-mail, one pa
 nested loops (conflict groups are walked with per-key cursors, so even thousands of users sharing
 one e-mail stay linear); only the final sort of the rows is n log n. Time per user is nearly flat
 from 10k to 100k; at 1M it grows (see the table) because the working set, several hundred MB of
+import user_pairing.hub
+
+PLUGINS = (user_pairing.hub,)
 Python objects, no longer fits the CPU caches and fresh memory must be faulted in, not because of
 extra work per user. Peak memory is measured as VmHWM of a fresh process that builds both user
 lists and matches them, so it includes the input data.

@@ -1,71 +1,26 @@
-"""Multipass SSO: an identity hub that moves users between connected apps."""
+"""Multipass SSO: an identity hub that moves users between connected apps.
+
+Importing this package loads nothing else: the token core (:mod:`sso.multipass`) and the
+pure base modules stay free of Flask and SQLAlchemy. The hub itself is built by
+:func:`create_app` (see :mod:`sso.app`).
+"""
 
 from __future__ import annotations
 
-import logging
-import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
-ROOT = Path(__file__).resolve().parent.parent
+    from flask import Flask
+
+    from .app import Plugin
+
+__all__ = ["create_app"]
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the hub: load configuration, bind extensions, register blueprints.
+def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[Plugin] = ()) -> Flask:
+    """Build the hub (see :func:`sso.app.create_app`); Flask is imported only now."""
+    from .app import create_app as build
 
-    ``test_config`` overrides configuration keys (and ``INSTANCE_PATH`` the instance folder).
-    Bad configuration raises :class:`sso.errors.ConfigError` naming the variable.
-    """
-    from . import errors, extensions, passwords, security
-    from .config import load_config
-
-    overrides = dict(test_config or {})
-    instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("SSO_INSTANCE_PATH") or None
-    app = Flask(
-        __name__,
-        instance_path=str(Path(instance_path).resolve()) if instance_path else str(ROOT / "instance"),
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
-    )
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app.config.from_mapping(load_config(app.instance_path, overrides=overrides))
-
-    # Models must be imported before migrations or create_all look at the metadata.
-    from .accounts import models as _accounts_models  # noqa: F401
-    from .audit import models as _audit_models  # noqa: F401
-    from .connected_apps import models as _apps_models  # noqa: F401
-
-    extensions.init_app(app)
-    passwords.init_app(app)
-    errors.init_app(app)
-    security.init_app(app)
-
-    from .accounts import admin as accounts_admin, cli as accounts_cli, views as accounts_views
-    from .audit import views as audit_views
-    from .connected_apps import cli as apps_cli, views as apps_views
-    from .flows import views as flows_views
-    from . import health
-    from .portal import views as portal_views
-
-    portal_views.init_app(app)
-    for blueprint in (
-        accounts_views.bp, accounts_admin.bp, apps_views.bp, audit_views.bp,
-        flows_views.bp, health.bp, portal_views.bp,
-    ):
-        app.register_blueprint(blueprint)
-    proxies = int(app.config.get("PROXY_COUNT") or 0)
-    if proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        # Client IPs (throttling, audit) and the scheme come from the trusted proxies.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
-    app.cli.add_command(accounts_cli.users)
-    app.cli.add_command(apps_cli.apps)
-
-    from user_pairing import hub as pairing_hub
-
-    pairing_hub.init_app(app)  # the pairing pages, `pairing ...` and `apps set-directory`
-    return app
+    return build(test_config, plugins=plugins)

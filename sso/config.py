@@ -17,7 +17,7 @@
                              (comma list, default ``jump``; ``none``: all synchronous)
 ===========================  ==========================================================
 
-A bad value raises :class:`~sso.errors.ConfigError` naming the variable.
+A bad value raises :class:`~sso.base.errors.ConfigError` naming the variable.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from .errors import ConfigError
+from .base.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import db, limiter
+from sso.base.db import db
+from sso.base.extensions import limiter
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)

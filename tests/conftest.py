@@ -16,8 +16,13 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+import user_pairing.hub
+
 POSTGRES_URL = os.environ.get("SSO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SSO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# The hub as wsgi.py builds it: with the pairing plugin.
+PLUGINS = (user_pairing.hub,)
 
 
 def in_ci() -> bool:
@@ -156,9 +161,9 @@ def app(hub_config: dict[str, object]):  # type: ignore[no-untyped-def]
     ``admin`` (administrator) and ``ann``, passwords HUB_ADMIN_PASSWORD / HUB_USER_PASSWORD."""
     from sso import create_app
     from sso.accounts.service import create_user
-    from sso.extensions import db
+    from sso.base.db import db
 
-    hub = create_app(dict(hub_config))
+    hub = create_app(dict(hub_config), plugins=PLUGINS)
     with hub.app_context():
         db.create_all()
         create_user("admin", "admin@example.com", "Ada Admin", admin=True, password=HUB_ADMIN_PASSWORD)

@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from sso.connected_apps.service import get_app
-from sso.errors import HubError
+from sso.base.errors import HubError
 
 from . import display, service
 from .errors import PairingError

@@ -1,4 +1,8 @@
-"""Plug user pairing into the hub: models, the admin pages and the CLI commands."""
+"""The pairing plugin for the hub: ``create_app(plugins=[user_pairing.hub])``.
+
+Adds the models, the admin pages (a "Pairing" link per connected app), the ``pairing``
+commands and ``apps set-directory``. The hub never imports this package.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ def init_app(app: Flask) -> None:
     ``create_all`` and the migrations see their tables.
     """
     from sso.connected_apps.cli import apps
+    from sso.connected_apps.links import add_app_link
 
     from . import models as _models  # noqa: F401
     from . import service as _service  # noqa: F401  (registers the audit event names)
@@ -21,3 +26,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(pairing)
     apps.add_command(set_directory_command, "set-directory")
+    add_app_link(app, "Pairing", "pairing.page")

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sso.accounts.models import utcnow
-from sso.extensions import db
+from sso.base.clock import utcnow
+from sso.base.db import db
 
 from .matching import DirectoryUser
 

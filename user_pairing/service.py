@@ -13,13 +13,14 @@ from datetime import datetime
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import func, select
 
-from sso.accounts.models import User, utcnow
+from sso.accounts.models import User
+from sso.base.clock import utcnow
 from sso.accounts.service import create_user, make_set_password_token
 from sso.audit import record
 from sso.audit.service import register_events
 from sso.connected_apps.models import ConnectedApp
 from sso.connected_apps.service import secret_box
-from sso.extensions import db
+from sso.base.db import db
 
 from .errors import ConfigError, FixError, SourceError
 from .matching import DirectoryUser, PairingRow, Status, match_users

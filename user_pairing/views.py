@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, flash, make_response, redirect, render_template, request, url_for
 
-from sso.accounts.access import admin_required
+from sso.base.access import admin_required
 from sso.connected_apps.service import get_app
-from sso.errors import ValidationError
-from sso.pagination import Page, page_arg
+from sso.base.errors import ValidationError
+from sso.base.pagination import Page, page_arg
 
 from . import display, service
 from .errors import ConfigError, FixError, SourceError

@@ -6,9 +6,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from ..audit import record
-from ..errors import ValidationError
-from ..pagination import Page, page_arg
-from .access import admin_required
+from sso.base.errors import ValidationError
+from sso.base.pagination import Page, page_arg
+from sso.base.access import admin_required
 from .forms import ActionForm, UserForm
 from .service import create_user, get_user, make_set_password_token, search_users, update_user
 

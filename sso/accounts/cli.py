@@ -9,7 +9,7 @@ from flask import current_app, url_for
 from flask.cli import AppGroup
 
 from ..audit import record
-from ..errors import ValidationError
+from sso.base.errors import ValidationError
 from .service import create_user, find_user, import_users_csv, make_set_password_token
 
 users = AppGroup("users", help="Manage hub users.")

@@ -18,11 +18,13 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import HubError, NotFound, ValidationError
-from ..extensions import db
-from ..passwords import hash_password, verify_password
-from .models import User, new_session_nonce, utcnow
-from .normalize import clean_email, clean_login, clean_name, normalize_key
+from sso.base.errors import HubError, NotFound, ValidationError
+from sso.base.db import db
+from .passwords import hash_password, verify_password
+from sso.base.clock import utcnow
+
+from .models import User, new_session_nonce
+from sso.base.identity import clean_email, clean_login, clean_name, normalize_key
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024

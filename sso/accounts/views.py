@@ -7,12 +7,12 @@ from flask_login import current_user, login_user, logout_user
 
 from ..audit import record
 from ..connected_apps.service import list_apps
-from ..errors import ValidationError
-from ..extensions import limiter, login_manager
-from ..redirects import origin_of, safe_return_to
+from sso.base.errors import ValidationError
+from sso.base.extensions import limiter, login_manager
+from sso.base.redirects import origin_of, safe_return_to
 from .forms import LoginForm, LogoutForm, SetPasswordForm
 from .models import User
-from .normalize import normalize_key
+from sso.base.identity import normalize_key
 from .service import (
     AccountDisabled,
     InvalidSetPasswordLink,
@@ -29,7 +29,7 @@ bp = Blueprint("accounts", __name__)
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     """flask-login loader: ``"<id>.<session nonce>"``; a changed nonce ends the session."""
-    from ..extensions import db
+    from sso.base.db import db
 
     ident, _, nonce = (user_id or "").partition(".")
     if not ident.isdigit() or not nonce:

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..accounts.models import utcnow
-from ..extensions import db
+from sso.base.clock import utcnow
+from sso.base.db import db
 
 
 class AuditEvent(db.Model):  # type: ignore[name-defined,misc]

@@ -5,19 +5,29 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_login import current_user
 
-from ..accounts.models import utcnow
-from ..extensions import db
+from sso.base.clock import utcnow
+from sso.base.db import db
 from .buffer import AuditBuffer, parse_buffered
 from .models import AuditEvent
 
-if TYPE_CHECKING:
-    from ..accounts.models import User
-    from ..connected_apps.models import ConnectedApp
+
+class Subject(Protocol):
+    """What an audit entry is about: any object with a user ``id`` (a hub user)."""
+
+    @property
+    def id(self) -> int: ...
+
+
+class AppRef(Protocol):
+    """A connected app, named in an entry by its ``slug``."""
+
+    @property
+    def slug(self) -> str: ...
 
 EVENTS: list[str] = [
     "login_ok",
@@ -107,8 +117,8 @@ def close_buffer(app: Flask | None = None) -> None:
 def record(
     event: str,
     *,
-    user: User | None = None,
-    app: ConnectedApp | str | None = None,
+    user: Subject | None = None,
+    app: AppRef | str | None = None,
     detail: Mapping[str, Any] | None = None,
     actor: str | None = None,
     commit: bool = True,

@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from ..audit import record
-from ..errors import HubError
+from sso.base.errors import HubError
 from .service import (
     create_connected_app,
     current_secret,

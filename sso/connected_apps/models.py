@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..accounts.models import utcnow
-from ..extensions import db
+from sso.base.clock import utcnow
+from sso.base.db import db
 
 DEFAULT_TOKEN_LIFETIME = 900  # seconds, Shopify's 15 minutes
 

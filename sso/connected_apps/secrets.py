@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from ..errors import HubError, ValidationError
+from sso.base.errors import HubError, ValidationError
 
 SECRET_BYTES = 32
 MIN_PASTED_SECRET_LENGTH = 16

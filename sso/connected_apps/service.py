@@ -14,11 +14,11 @@ from flask import current_app
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, joinedload
 
-from ..errors import NotFound, ValidationError
-from ..extensions import db
-from ..multipass import MultipassCodec
-from ..redirects import normalize_origin, origin_of
-from ..accounts.models import utcnow
+from sso.base.errors import NotFound, ValidationError
+from sso.base.db import db
+from sso.multipass import MultipassCodec
+from sso.base.redirects import normalize_origin, origin_of
+from sso.base.clock import utcnow
 from .models import DEFAULT_TOKEN_LIFETIME, AppSecret, ConnectedApp
 from .secrets import SecretBox, SecretDecryptionError, check_pasted_secret, generate_secret
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 
-from ..accounts.access import admin_required
+from sso.base.access import admin_required
 from ..audit import record
-from ..errors import ValidationError
+from sso.base.errors import ValidationError
 from .secrets import check_pasted_secret
 from .forms import AppForm, RetireForm, SecretForm
+from .links import app_links
 from .service import (
     create_connected_app,
     get_app,
@@ -33,7 +34,7 @@ def _show_secret_once(app, plain: str, rotated: bool):  # type: ignore[no-untype
 @bp.get("/")
 @admin_required
 def index():  # type: ignore[no-untyped-def]
-    return render_template("admin/apps.html", apps=list_apps())
+    return render_template("admin/apps.html", apps=list_apps(), app_links=app_links())
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..multipass import MultipassCodec
+from sso.multipass import MultipassCodec
 from .protocol import SignOnProtocol, add_query_parameter, escape_token
 
 if TYPE_CHECKING:

@@ -12,8 +12,9 @@ from flask_login import current_user
 
 from ..audit import record
 from ..connected_apps.service import codec_for, get_issuing_app
-from ..errors import Forbidden, ValidationError, render_error
-from ..redirects import check_login_url, safe_return_to
+from sso.base.errors import Forbidden, ValidationError
+from sso.error_pages import render_error
+from sso.base.redirects import check_login_url, safe_return_to
 from .multipass import MultipassProtocol
 from .protocol import SignOnProtocol
 

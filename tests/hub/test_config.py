@@ -10,7 +10,8 @@ from cryptography.fernet import Fernet
 
 from sso import create_app
 from sso.config import load_config
-from sso.errors import ConfigError
+from sso.base.errors import ConfigError
+from tests.conftest import PLUGINS
 
 
 def test_generates_keys_once_into_instance(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -80,7 +81,7 @@ def test_bad_values_stop_start_up_naming_the_variable(tmp_path: Path, variable: 
 def test_create_app_refuses_bad_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSO_APP_SECRETS_KEY", "nope")
     with pytest.raises(ConfigError, match="SSO_APP_SECRETS_KEY"):
-        create_app({"INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+        create_app({"INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": "sqlite://"}, plugins=PLUGINS)
 
 
 def test_cookie_secure_can_be_forced(tmp_path: Path) -> None:
@@ -105,10 +106,10 @@ def test_proxy_count(tmp_path: Path) -> None:
 
 def test_forwarded_client_ip_is_used_behind_a_trusted_proxy(hub_config, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from sso.audit.models import AuditEvent
-    from sso.extensions import db
+    from sso.base.db import db
 
     monkeypatch.setenv("SSO_PROXY_COUNT", "1")
-    app = create_app(dict(hub_config))
+    app = create_app(dict(hub_config), plugins=PLUGINS)
     with app.app_context():
         db.create_all()
     client = app.test_client()

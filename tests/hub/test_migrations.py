@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from sso import create_app
-from sso.extensions import db
+from sso.base.db import db
+from tests.conftest import PLUGINS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +33,7 @@ def _expected() -> dict[str, set[str]]:
 
 def _migrate(url: str, tmp_path: Path) -> dict[str, set[str]]:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp_path),
-                      "SECRET_KEY": "k" * 32, "PASSWORD_HASH_FAST": True})
+                      "SECRET_KEY": "k" * 32, "PASSWORD_HASH_FAST": True}, plugins=PLUGINS)
     with app.app_context():
         upgrade()
         found = _tables_and_columns(db.engine)

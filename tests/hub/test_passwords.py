@@ -7,7 +7,8 @@ from argon2.exceptions import VerifyMismatchError
 from argon2.low_level import Type
 import pytest
 
-from sso.passwords import DUMMY_HASH, PRODUCTION_PARAMETERS, make_hasher
+from sso.accounts.passwords import DUMMY_HASH, PRODUCTION_PARAMETERS, make_hasher
+from tests.conftest import PLUGINS
 
 
 def test_production_parameters_meet_owasp_minimum() -> None:
@@ -30,7 +31,7 @@ def test_production_config_uses_production_hasher(app) -> None:  # type: ignore[
     from sso import create_app
 
     cfg = {k: v for k, v in app.config.items() if k in {"SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "APP_SECRETS_KEYS"}}
-    prod = create_app({**cfg, "INSTANCE_PATH": app.instance_path})
+    prod = create_app({**cfg, "INSTANCE_PATH": app.instance_path}, plugins=PLUGINS)
     hasher, dummy = prod.extensions["sso_passwords"]
     assert hasher.memory_cost == 19456 and hasher.time_cost == 2 and hasher.parallelism == 1
     assert dummy == DUMMY_HASH

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from sso.errors import ValidationError
-from sso.redirects import check_login_url, normalize_origin, origin_of, safe_return_to
+from sso.base.errors import ValidationError
+from sso.base.redirects import check_login_url, normalize_origin, origin_of, safe_return_to
 
 ALLOWED = ["https://app.example", "http://127.0.0.1:5001"]
 

@@ -6,7 +6,7 @@ import re
 
 from sso.accounts.service import authenticate, find_user
 from sso.audit.models import AuditEvent
-from sso.extensions import db
+from sso.base.db import db
 
 
 def _link(page: bytes) -> str:

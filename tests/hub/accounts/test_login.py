@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sso.audit.models import AuditEvent
-from sso.extensions import db
+from sso.base.db import db
 from tests.conftest import HUB_USER_PASSWORD
 
 BOTH = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -9,7 +9,7 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from sso.accounts.models import User
-from sso.accounts.normalize import normalize_key
+from sso.base.identity import normalize_key
 from sso.accounts.service import (
     InvalidSetPasswordLink,
     LoginFailed,
@@ -23,8 +23,8 @@ from sso.accounts.service import (
     update_user,
     use_set_password_token,
 )
-from sso.errors import ValidationError
-from sso.extensions import db
+from sso.base.errors import ValidationError
+from sso.base.db import db
 
 BOTH = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

@@ -7,8 +7,9 @@ import secrets
 import pytest
 
 from sso import create_app
-from sso.extensions import db
+from sso.base.db import db
 from tests.conftest import AuthActions
+from tests.conftest import PLUGINS
 
 
 @pytest.mark.redis
@@ -17,11 +18,11 @@ def test_two_instances_share_the_limit(hub_config, redis_url: str) -> None:  # t
 
     config = {**hub_config, "RATELIMIT_STORAGE_URI": redis_url, "LOGIN_LIMIT_LOGIN": "3 per minute",
               "RATELIMIT_KEY_PREFIX": "t" + secrets.token_hex(4)}
-    first = create_app(dict(config))
+    first = create_app(dict(config), plugins=PLUGINS)
     with first.app_context():
         db.create_all()
         create_user("ann", "ann@example.com", password="ann-password-1")
-    second = create_app(dict(config))
+    second = create_app(dict(config), plugins=PLUGINS)
     one, two = AuthActions(first.test_client()), AuthActions(second.test_client())
     try:
         assert one.login("ann", "wrong-password").status_code == 401

@@ -6,7 +6,7 @@ import pytest
 
 from sso.audit import record
 from sso.audit.models import AuditEvent
-from sso.extensions import db
+from sso.base.db import db
 
 
 def test_record_rejects_unknown_events(app) -> None:  # type: ignore[no-untyped-def]

@@ -18,8 +18,8 @@ from sso.audit.buffer import AuditBuffer, parse_buffered
 from sso.audit.models import AuditEvent
 from sso.audit.service import audit_buffer, close_buffer
 from sso.config import load_config
-from sso.errors import ConfigError
-from sso.extensions import db
+from sso.base.errors import ConfigError
+from sso.base.db import db
 
 BOTH = pytest.mark.parametrize(
     "db_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True

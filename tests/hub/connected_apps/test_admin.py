@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from sso.audit.models import AuditEvent
-from sso.extensions import db
+from sso.base.db import db
 
 FORM = {
     "slug": "invoices",

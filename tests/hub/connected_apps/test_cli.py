@@ -44,7 +44,7 @@ def test_apps_add_errors(app, runner) -> None:  # type: ignore[no-untyped-def]
     assert short.exit_code != 0
     with app.app_context():
         from sso.connected_apps.models import ConnectedApp
-        from sso.extensions import db
+        from sso.base.db import db
 
         assert db.session.scalars(db.select(ConnectedApp.slug)).all() == ["inv"]
 
@@ -75,7 +75,7 @@ def test_rewrap_secrets_after_key_rotation(app, runner) -> None:  # type: ignore
 
     from sso.connected_apps.secrets import SecretBox
     from sso.connected_apps.models import AppSecret
-    from sso.extensions import db
+    from sso.base.db import db
 
     result = runner.invoke(args=["apps", "add", "inv", "--name", "Invoices", "--login-url", "https://inv.example/l/{token}"])
     secret = result.output.strip().splitlines()[-1]

@@ -16,8 +16,8 @@ from sso.connected_apps.service import (
     rotate_secret,
     update_connected_app,
 )
-from sso.errors import NotFound, ValidationError
-from sso.extensions import db
+from sso.base.errors import NotFound, ValidationError
+from sso.base.db import db
 from sso.multipass import MultipassCodec
 
 BOTH = pytest.mark.parametrize(

@@ -20,8 +20,8 @@ from sso.connected_apps.service import (
     set_secret,
     update_connected_app,
 )
-from sso.errors import NotFound, ValidationError
-from sso.extensions import db
+from sso.base.errors import NotFound, ValidationError
+from sso.base.db import db
 
 BOTH = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 ORIGINS = ["https://app.example"]

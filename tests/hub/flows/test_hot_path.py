@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sso.extensions import _no_limit_applies
+from sso.base.extensions import _no_limit_applies
 from tests.conftest import HUB_USER_PASSWORD
 
 
@@ -35,7 +35,7 @@ def test_jump_response_keeps_its_protections(client, auth, connected_app) -> Non
 
 
 def test_limiter_hooks_run_only_where_a_limit_applies(app, client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
-    from sso.extensions import limiter
+    from sso.base.extensions import limiter
 
     def names(funcs):  # type: ignore[no-untyped-def]
         return {getattr(f, "__name__", "") for f in funcs}

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from sso.audit.models import AuditEvent
-from sso.extensions import db
+from sso.base.db import db
 from sso.multipass import MultipassCodec
 from tests.hub.test_redirects import HOSTILE
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import func, select
 
-from ..accounts.access import admin_required
-from ..accounts.models import User
-from ..accounts.normalize import normalize_key
-from ..extensions import db
-from ..pagination import Page, page_arg
-from .models import AuditEvent
-from .service import EVENTS, flush
+from sso.base.access import admin_required
+from sso.accounts.models import User
+from sso.base.identity import normalize_key
+from sso.base.db import db
+from sso.base.pagination import Page, page_arg
+from sso.audit.models import AuditEvent
+from sso.audit.service import EVENTS, flush
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 

@@ -1,4 +1,4 @@
-"""The hub's one exception family, and the error pages that render it.
+"""The error pages: how the hub's exceptions and HTTP errors reach a browser.
 
 Every error a user can meet ends on ``templates/error.html`` with a status code and a
 plain message: never a stack trace, never a secret.
@@ -12,44 +12,9 @@ import time
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
+from .base.errors import HubError
+
 log = logging.getLogger(__name__)
-
-
-class HubError(Exception):
-    """Base of every error the hub raises on purpose."""
-
-    status = 400
-    default_message = "The request could not be handled."
-
-    def __init__(self, message: str | None = None) -> None:
-        self.message = message or self.default_message
-        super().__init__(self.message)
-
-
-class ValidationError(HubError):
-    """Input a user can fix: the message says what is wrong."""
-
-    status = 400
-
-
-class NotFound(HubError):
-    """Something named in the request does not exist."""
-
-    status = 404
-    default_message = "Not found."
-
-
-class Forbidden(HubError):
-    """The request is understood but refused."""
-
-    status = 403
-    default_message = "You are not allowed to do this."
-
-
-class ConfigError(HubError):
-    """Bad configuration: raised at start-up, names the variable to fix."""
-
-    status = 500
 
 
 _MESSAGES = {
@@ -70,7 +35,7 @@ def render_error(status: int, message: str | None = None, title: str | None = No
 
 
 def _retry_after_seconds() -> int | None:
-    from .extensions import limiter
+    from sso.base.extensions import limiter
 
     current = limiter.current_limit
     if current is None:

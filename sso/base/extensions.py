@@ -1,4 +1,4 @@
-"""Flask extensions, created unbound here and bound to an app in :func:`init_app`."""
+"""Flask extensions other than the database, created unbound here and bound in :func:`init_app`."""
 
 from __future__ import annotations
 
@@ -10,47 +10,17 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address, get_qualified_name
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData, event
-from sqlalchemy.orm import DeclarativeBase
 
-MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+from .db import db
+from .db import init_app as init_db
 
-# Stable constraint names, so migrations agree on SQLite and PostgreSQL.
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
-
-class Base(DeclarativeBase):
-    """Declarative base of every hub model."""
-
-    metadata = MetaData(naming_convention=NAMING)
-
-
-db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """SQLite: write-ahead log (readers never wait for a writer, cheap commits), wait
-    instead of failing when another worker writes, and enforce foreign keys."""
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cursor.close()
 
 
 @limiter.request_filter
@@ -116,11 +86,7 @@ def _skip_limiter_hooks_where_no_limit_applies(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Bind every extension to ``app``."""
-    db.init_app(app)
-    with app.app_context():
-        for engine in db.engines.values():
-            if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_pragmas):
-                event.listen(engine, "connect", _sqlite_pragmas)
+    init_db(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)

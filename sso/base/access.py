@@ -8,7 +8,7 @@ from typing import Any
 
 from flask_login import current_user, login_required
 
-from ..errors import Forbidden
+from .errors import Forbidden
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,0 +1,1 @@
+"""Admin pages that read across features (the audit log names users); nothing imports this."""

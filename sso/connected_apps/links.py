@@ -1,0 +1,37 @@
+"""Per-app links that plugins add to the connected-apps admin page (e.g. "Pairing").
+
+The hub does not know its plugins; a plugin's ``init_app`` calls :func:`add_app_link`
+and the apps page shows one more column, linking ``url_for(endpoint, slug=...)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+__all__ = ["AppLink", "add_app_link", "app_links"]
+
+_KEY = "sso.connected_apps.links"
+
+
+@dataclass(frozen=True)
+class AppLink:
+    """A column on the apps page: ``label`` links to ``endpoint`` with ``slug=<the app's slug>``."""
+
+    label: str
+    endpoint: str
+
+
+def add_app_link(app: Flask, label: str, endpoint: str) -> None:
+    """Show ``label`` per connected app on the admin page, linking ``endpoint``."""
+    links: list[AppLink] = app.extensions.setdefault(_KEY, [])
+    if any(link.endpoint == endpoint for link in links):
+        raise ValueError(f"an app link to {endpoint!r} is already registered")
+    links.append(AppLink(label, endpoint))
+
+
+def app_links() -> list[AppLink]:
+    """The links registered on the current app, in registration order."""
+    links: list[AppLink] = current_app.extensions.get(_KEY, [])
+    return links
