@@ -15,12 +15,15 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from .app import Plugin
+    from .base.clock import Clock
 
 __all__ = ["create_app"]
 
 
-def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[Plugin] = ()) -> Flask:
+def create_app(
+    test_config: dict[str, Any] | None = None, *, plugins: Iterable[Plugin] = (), clock: Clock | None = None
+) -> Flask:
     """Build the hub (see :func:`sso.app.create_app`); Flask is imported only now."""
     from .app import create_app as build
 
-    return build(test_config, plugins=plugins)
+    return build(test_config, plugins=plugins, clock=clock)

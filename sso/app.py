@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 from flask import Flask
 
+from .base.clock import Clock
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,15 +27,18 @@ class Plugin(Protocol):
     def init_app(self, app: Flask) -> None: ...
 
 
-def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[Plugin] = ()) -> Flask:
+def create_app(
+    test_config: dict[str, Any] | None = None, *, plugins: Iterable[Plugin] = (), clock: Clock | None = None
+) -> Flask:
     """Build the hub: load configuration, bind extensions, register blueprints, then plugins.
 
-    ``test_config`` overrides configuration keys (and ``INSTANCE_PATH`` the instance folder).
+    ``test_config`` overrides configuration keys (and ``INSTANCE_PATH`` the instance folder);
+    ``clock`` replaces the real time (tests pass a :class:`~sso.base.clock.ManualClock`).
     Bad configuration raises :class:`sso.base.errors.ConfigError` naming the variable.
     """
     from . import error_pages, security
     from .accounts import passwords
-    from .base import extensions
+    from .base import context, extensions
     from .config import load_config
 
     overrides = dict(test_config or {})
@@ -47,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[P
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.config.from_mapping(load_config(app.instance_path, overrides=overrides))
+    context.init_app(app, clock)
 
     # Models must be imported before migrations or create_all look at the metadata.
     from .accounts import models as _accounts_models  # noqa: F401

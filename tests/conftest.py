@@ -156,14 +156,24 @@ def hub_config(tmp_path, db_backend: str, request: pytest.FixtureRequest) -> dic
 
 
 @pytest.fixture
-def app(hub_config: dict[str, object]):  # type: ignore[no-untyped-def]
+def clock():  # type: ignore[no-untyped-def]
+    """The hub's clock in tests: starts at the real time and moves only when a test says
+    (``clock.advance(seconds)``), so nothing sleeps to wait for time to pass."""
+    from sso.base.clock import ManualClock
+
+    return ManualClock()
+
+
+@pytest.fixture
+def app(hub_config: dict[str, object], clock):  # type: ignore[no-untyped-def]
     """A hub app on an empty database (tables made with create_all), with two users:
-    ``admin`` (administrator) and ``ann``, passwords HUB_ADMIN_PASSWORD / HUB_USER_PASSWORD."""
+    ``admin`` (administrator) and ``ann``, passwords HUB_ADMIN_PASSWORD / HUB_USER_PASSWORD.
+    Its time is the ``clock`` fixture's."""
     from sso import create_app
     from sso.accounts.service import create_user
     from sso.base.db import db
 
-    hub = create_app(dict(hub_config), plugins=PLUGINS)
+    hub = create_app(dict(hub_config), plugins=PLUGINS, clock=clock)
     with hub.app_context():
         db.create_all()
         create_user("admin", "admin@example.com", "Ada Admin", admin=True, password=HUB_ADMIN_PASSWORD)
