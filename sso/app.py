@@ -39,10 +39,10 @@ def create_app(
     from . import error_pages, security
     from .accounts import passwords
     from .base import context, extensions
-    from .config import load_config
+    from .config import instance_folder, load_config
 
     overrides = dict(test_config or {})
-    instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("SSO_INSTANCE_PATH") or None
+    instance_path = instance_folder(overrides.pop("INSTANCE_PATH", None), os.environ)
     app = Flask(
         __name__,
         instance_path=str(Path(instance_path).resolve()) if instance_path else str(ROOT / "instance"),

@@ -1,33 +1,33 @@
-"""Configuration from ``SSO_*`` environment variables, checked at start-up.
+"""Every configuration key of the hub, declared once in :data:`SETTINGS` and checked at start-up.
 
-===========================  ==========================================================
-``SSO_DATABASE_URL``         SQLAlchemy URL; default: SQLite file ``instance/sso.sqlite3``
-``SSO_SECRET_KEY``           Flask session key; generated into ``instance/secret_key`` if absent
-``SSO_APP_SECRETS_KEY``      Fernet key(s), comma-separated, the first encrypts; generated
-                             into ``instance/app_secrets_key`` if absent
-``SSO_REDIS_URL``            optional: rate-limit storage shared by several hub instances
-``SSO_BASE_URL``             optional: public URL of the hub (``https://...`` turns on Secure cookies)
-``SSO_COOKIE_SECURE``        optional: ``true``/``false``, overrides the guess from the base URL
-``SSO_LOGIN_LIMIT_IP``       optional: login attempts per client IP, default ``20 per minute``
-``SSO_LOGIN_LIMIT_LOGIN``    optional: login attempts per submitted login, default ``5 per minute``
-``SSO_INSTANCE_PATH``        optional: where generated keys and the default database live
-``SSO_PROXY_COUNT``          optional: number of trusted reverse proxies in front of the hub
-                             (their X-Forwarded-For/-Proto/-Host are believed); default 0
-``SSO_AUDIT_BUFFERED``       optional: audit events written in batches off the request path
-                             (comma list, default ``jump``; ``none``: all synchronous)
-===========================  ==========================================================
+A :class:`Setting` names the Flask key, the ``SSO_*`` environment variable that sets it (or
+None for a key fixed in code), its type, default and one line of help: the README's
+Configuration tables are these declarations, row for row (``tests/test_settings_complete.py``
+compares them). :func:`load_config` walks :data:`SETTINGS`; a plugin declares its own
+settings with the same type and loads them with :func:`load_settings`.
 
-A bad value raises :class:`~sso.base.errors.ConfigError` naming the variable.
+Rules, the same for every key:
+
+* a blank variable counts as unset: the key gets its default;
+* a bad value raises :class:`~sso.base.errors.ConfigError` naming the variable and what to set;
+* a key given in the app factory's ``test_config`` (``overrides``) wins, and for it nothing is
+  read from the environment or generated;
+* every value an operator may tune has a variable; keys without one are fixed on purpose
+  (cookie flags, test switches) or follow from a variable (``RATELIMIT_STORAGE_URI``);
+* there is no built-in secret: an unset ``SSO_SECRET_KEY`` or ``SSO_APP_SECRETS_KEY`` is
+  generated once into the instance folder (and the log says so).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
@@ -37,14 +37,237 @@ from sqlalchemy.exc import ArgumentError
 
 from .base.errors import ConfigError
 
+if TYPE_CHECKING:
+    from flask import Flask
+
+__all__ = [
+    "SETTINGS", "Computed", "Setting", "check_database_url", "instance_folder", "load_config",
+    "load_settings", "number", "parse_fernet_keys", "parse_secret_keys", "whole_number",
+]
+
 log = logging.getLogger(__name__)
 
 PREFIX = "SSO_"
+MIN_SECRET_KEY_LENGTH = 24
+ROOT = Path(__file__).resolve().parent.parent
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
+Parser = Callable[[str, str], Any]
+"""``parse(text, variable)``: the checked value of a variable's (stripped, non-blank) text;
+raises :class:`ConfigError` naming ``variable``."""
 
-def _generated(instance_path: Path, name: str, make: Any, variable: str) -> str:
+
+@dataclass(frozen=True)
+class Computed:
+    """A default worked out at start-up: ``make(instance_folder, values)``, where ``values``
+    holds the settings declared before this one; ``text`` says how, for the README."""
+
+    text: str
+    make: Callable[[Path, Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key.
+
+    ``key`` is the Flask config key; ``env`` the variable that sets it, or None for a key
+    fixed in code (then ``parse`` is None too). ``type`` and ``help`` are the README's words;
+    ``default`` is a value or a :class:`Computed`. Several settings may name one variable
+    (``SSO_SECRET_KEY`` feeds ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``): the later ones
+    follow the first, and when the first is given in the overrides none of them reads it.
+    ``coerce(value, variable)``, if set, checks and converts a value given in the overrides.
+    """
+
+    key: str
+    env: str | None
+    type: str
+    default: Any
+    parse: Parser | None
+    help: str
+    coerce: Callable[[Any, str], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.env is None) != (self.parse is None):
+            raise ValueError(f"setting {self.key}: a variable needs a parser, and a parser a variable")
+        if self.env is not None and not self.env.startswith(PREFIX):
+            raise ValueError(f"setting {self.key}: variable {self.env} does not start with {PREFIX}")
+
+    @property
+    def default_text(self) -> str:
+        """The default as the README shows it."""
+        return _shown(self.default)
+
+    def markdown_row(self) -> str:
+        """This setting's row of the README's Configuration tables."""
+        return f"| `{self.env or self.key}` | {self.type} | {self.default_text} | {self.help} |"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Computed):
+        return value.text
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if isinstance(value, float):
+        return f"`{value:g}`"
+    if isinstance(value, (list, tuple, frozenset, set)):
+        return f"`{', '.join(sorted(map(str, value)))}`" if value else "none"
+    return f"`{value}`"
+
+
+# -- parsers: (text, variable) -> value ----------------------------------------------------------
+
+
+def parse_bool(raw: str, variable: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off)."""
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{variable} must be true or false, not {raw!r}")
+
+
+def whole_number(low: int, high: int) -> Parser:
+    """A parser of whole numbers from ``low`` to ``high``."""
+
+    def parse(raw: str, variable: str) -> int:
+        text = raw.strip()
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise ConfigError(f"{variable} must be a whole number from {low} to {high}, not {raw!r}")
+        return int(text)
+
+    return parse
+
+
+def number(low: float, high: float) -> Parser:
+    """A parser of (decimal) numbers from ``low`` to ``high``, such as seconds."""
+
+    def parse(raw: str, variable: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:  # also false for nan and inf
+            raise ConfigError(f"{variable} must be a number from {low:g} to {high:g}, not {raw!r}")
+        return value
+
+    return parse
+
+
+def _proxy_count(raw: str, variable: str) -> int:
+    if not raw.isdigit() or int(raw) > 10:
+        raise ConfigError(f"{variable} must be a small whole number (0 when nothing is in front)")
+    return int(raw)
+
+
+def _rate_limit(raw: str, variable: str) -> str:
+    try:
+        parse_many(raw)
+    except ValueError as err:
+        raise ConfigError(f"{variable} is not a rate limit such as '5 per minute'") from err
+    return raw
+
+
+def _url(value: str, variable: str, schemes: set[str]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ConfigError(f"{variable} must be a URL starting with {' or '.join(sorted(schemes))}")
+    return value
+
+
+def _redis_url(raw: str, variable: str) -> str:
+    return _url(raw, variable, {"redis", "rediss", "unix"})
+
+
+def _base_url(raw: str, variable: str) -> str | None:
+    return _url(raw, variable, {"http", "https"}).rstrip("/") or None
+
+
+def _directory(raw: str, variable: str) -> str:
+    path = Path(raw).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{variable} must be a directory, and {path} is a file")
+    return str(path)
+
+
+def check_database_url(value: str, variable: str = PREFIX + "DATABASE_URL") -> str:
+    """Return ``value`` if SQLAlchemy can read it as a database URL."""
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError) as err:
+        raise ConfigError(f"{variable} is not a database URL: {err}") from err
+    if url.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigError(f"{variable} must be a sqlite:// or postgresql+psycopg:// URL")
+    if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+        return url.render_as_string(hide_password=False)
+    return value
+
+
+def parse_secret_keys(raw: str, variable: str = PREFIX + "SECRET_KEY") -> list[str]:
+    """Split and check a comma-separated list of secret keys, newest first."""
+    keys = [part.strip() for part in raw.split(",") if part.strip()]
+    if not keys:
+        raise ConfigError(
+            f"{variable} is empty: give one or more keys of at least {MIN_SECRET_KEY_LENGTH} random "
+            "characters, comma-separated, newest first"
+        )
+    for index, key in enumerate(keys, start=1):
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            which = f"{variable} is" if len(keys) == 1 else f"{variable}: key number {index} is"
+            raise ConfigError(f"{which} too short: use at least {MIN_SECRET_KEY_LENGTH} random characters")
+    return keys
+
+
+def _newest_secret_key(raw: str, variable: str) -> str:
+    return parse_secret_keys(raw, variable)[0]
+
+
+def _older_secret_keys(raw: str, variable: str) -> list[str]:
+    return parse_secret_keys(raw, variable)[1:]
+
+
+def _given_fallbacks(value: Any, variable: str) -> list[str]:
+    if not value:
+        return []
+    return parse_secret_keys(value if isinstance(value, str) else ",".join(value), variable)
+
+
+def parse_fernet_keys(raw: str, variable: str = PREFIX + "APP_SECRETS_KEY") -> list[str]:
+    """Split and check a comma-separated list of Fernet keys. The first one encrypts."""
+    keys = [part.strip() for part in raw.split(",") if part.strip()]
+    if not keys:
+        raise ConfigError(f"{variable} is empty: give one or more Fernet keys, comma-separated")
+    for index, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode("ascii"))
+        except (ValueError, UnicodeEncodeError) as err:
+            raise ConfigError(
+                f"{variable}: key number {index} is not a Fernet key (32 url-safe base64 bytes)"
+            ) from err
+    return keys
+
+
+def _given_fernet_keys(value: Any, variable: str) -> list[str]:
+    return parse_fernet_keys(value if isinstance(value, str) else ",".join(value), variable)
+
+
+def _audit_buffered(raw: Any, variable: str) -> frozenset[str]:
+    from .audit.buffer import parse_buffered
+
+    try:
+        return parse_buffered(raw)
+    except ValueError as err:
+        raise ConfigError(f"{variable}: {err} (give event names, comma-separated, or none)") from err
+
+
+# -- defaults worked out at start-up ---------------------------------------------------------------
+
+
+def _generated(instance_path: Path, name: str, make: Callable[[], str], variable: str) -> str:
     """Read ``instance/<name>``, creating it with ``make()`` on first start.
 
     Written to a private temporary file and linked into place, so several processes
@@ -71,149 +294,215 @@ def _generated(instance_path: Path, name: str, make: Any, variable: str) -> str:
     return value
 
 
-def _bool(environ: Mapping[str, str], name: str) -> bool | None:
-    raw = environ.get(PREFIX + name)
-    if raw is None or raw.strip() == "":
-        return None
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{PREFIX}{name} must be true or false, not {raw!r}")
+def _sqlite_in_instance(instance: Path, values: Mapping[str, Any]) -> str:
+    instance.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{instance / 'sso.sqlite3'}"
 
 
-def parse_fernet_keys(raw: str, variable: str = PREFIX + "APP_SECRETS_KEY") -> list[str]:
-    """Split and check a comma-separated list of Fernet keys. The first one encrypts."""
-    keys = [part.strip() for part in raw.split(",") if part.strip()]
-    if not keys:
-        raise ConfigError(f"{variable} is empty: give one or more Fernet keys, comma-separated")
-    for index, key in enumerate(keys, start=1):
-        try:
-            Fernet(key.encode("ascii"))
-        except (ValueError, UnicodeEncodeError) as err:
-            raise ConfigError(
-                f"{variable}: key number {index} is not a Fernet key (32 url-safe base64 bytes)"
-            ) from err
-    return keys
+def _generated_secret_key(instance: Path, values: Mapping[str, Any]) -> str:
+    return _generated(instance, "secret_key", lambda: secrets.token_urlsafe(48), PREFIX + "SECRET_KEY")
 
 
-def check_database_url(value: str, variable: str = PREFIX + "DATABASE_URL") -> str:
-    """Return ``value`` if SQLAlchemy can read it as a database URL."""
-    try:
-        url = make_url(value)
-    except (ArgumentError, ValueError) as err:
-        raise ConfigError(f"{variable} is not a database URL: {err}") from err
-    if url.get_backend_name() not in {"sqlite", "postgresql"}:
-        raise ConfigError(f"{variable} must be a sqlite:// or postgresql+psycopg:// URL")
-    if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-        return url.render_as_string(hide_password=False)
-    return value
+def _generated_fernet_keys(instance: Path, values: Mapping[str, Any]) -> list[str]:
+    variable = PREFIX + "APP_SECRETS_KEY"
+    raw = _generated(instance, "app_secrets_key", lambda: Fernet.generate_key().decode("ascii"), variable)
+    return parse_fernet_keys(raw, variable)
 
 
-def _url(value: str, variable: str, schemes: set[str]) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in schemes or not parts.netloc:
-        raise ConfigError(f"{variable} must be a URL starting with {' or '.join(sorted(schemes))}")
-    return value
+# -- the hub's settings ----------------------------------------------------------------------------
+
+_MINUTE, _DAY = 60, 24 * 3600
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "INSTANCE_PATH", PREFIX + "INSTANCE_PATH", "directory",
+        Computed("`instance/` in the project folder", lambda instance, values: str(ROOT / "instance")),
+        _directory, "where the generated keys and the default SQLite database live",
+    ),
+    Setting(
+        "SQLALCHEMY_DATABASE_URI", PREFIX + "DATABASE_URL", "URL",
+        Computed("SQLite file `instance/sso.sqlite3`", _sqlite_in_instance), check_database_url,
+        "SQLAlchemy URL: `sqlite:///...` or `postgresql+psycopg://...` (`postgresql://` means psycopg)",
+    ),
+    Setting(
+        "SECRET_KEY", PREFIX + "SECRET_KEY", "list of keys",
+        Computed("generated once into `instance/secret_key`", _generated_secret_key), _newest_secret_key,
+        "signs sessions and set-password links; comma-separated, newest first, each at least 24 characters:"
+        " the first signs (`SECRET_KEY`), all verify (the rest become `SECRET_KEY_FALLBACKS`)",
+    ),
+    Setting(
+        "SECRET_KEY_FALLBACKS", PREFIX + "SECRET_KEY", "list of keys", [], _older_secret_keys,
+        "the older keys of `SSO_SECRET_KEY`: they still verify sessions and links, never sign",
+        coerce=_given_fallbacks,
+    ),
+    Setting(
+        "APP_SECRETS_KEYS", PREFIX + "APP_SECRETS_KEY", "list of Fernet keys",
+        Computed("generated once into `instance/app_secrets_key`", _generated_fernet_keys), parse_fernet_keys,
+        "encrypt the connected apps' secrets; comma-separated: the first encrypts, all decrypt"
+        " (`apps rewrap-secrets` re-encrypts under the first)",
+        coerce=_given_fernet_keys,
+    ),
+    Setting(
+        "REDIS_URL", PREFIX + "REDIS_URL", "URL", None, _redis_url,
+        "Redis (`redis://`, `rediss://`, `unix://`) for the login rate limits, shared by every hub instance;"
+        " unset: counted in memory, per process",
+    ),
+    Setting(
+        "RATELIMIT_STORAGE_URI", None, "URL",
+        Computed("`SSO_REDIS_URL`, else `memory://`", lambda instance, values: values["REDIS_URL"] or "memory://"),
+        None, "where Flask-Limiter counts login attempts",
+    ),
+    Setting(
+        "BASE_URL", PREFIX + "BASE_URL", "URL", None, _base_url,
+        "the hub's public URL, for the links the CLI and admin pages show; `https://` turns on Secure cookies",
+    ),
+    Setting(
+        "SESSION_COOKIE_SECURE", PREFIX + "COOKIE_SECURE", "bool",
+        Computed("`true` when `SSO_BASE_URL` is `https://`",
+                 lambda instance, values: str(values["BASE_URL"] or "").startswith("https://")),
+        parse_bool, "send the session and remember cookies over HTTPS only (`true`/`false`)",
+    ),
+    Setting(
+        "REMEMBER_COOKIE_SECURE", None, "bool",
+        Computed("same as `SESSION_COOKIE_SECURE`", lambda instance, values: values["SESSION_COOKIE_SECURE"]),
+        None, "Flask-Login's remember cookie over HTTPS only",
+    ),
+    Setting("SESSION_COOKIE_HTTPONLY", None, "bool", True, None, "scripts cannot read the session cookie"),
+    Setting("SESSION_COOKIE_SAMESITE", None, "str", "Lax", None, "no session cookie on cross-site subrequests"),
+    Setting("REMEMBER_COOKIE_HTTPONLY", None, "bool", True, None, "scripts cannot read the remember cookie"),
+    Setting("REMEMBER_COOKIE_SAMESITE", None, "str", "Lax", None, "no remember cookie on cross-site subrequests"),
+    Setting(
+        "LOGIN_LIMIT_IP", PREFIX + "LOGIN_LIMIT_IP", "rate limit", "20 per minute", _rate_limit,
+        "login attempts per client IP",
+    ),
+    Setting(
+        "LOGIN_LIMIT_LOGIN", PREFIX + "LOGIN_LIMIT_LOGIN", "rate limit", "5 per minute", _rate_limit,
+        "login attempts per submitted login",
+    ),
+    Setting(
+        "RATELIMIT_HEADERS_ENABLED", None, "bool", True, None,
+        "refused logins carry `Retry-After` and `X-RateLimit-*` headers",
+    ),
+    Setting("RATELIMIT_STRATEGY", None, "str", "fixed-window", None, "how Flask-Limiter counts attempts"),
+    Setting(
+        "PROXY_COUNT", PREFIX + "PROXY_COUNT", "int, 0-10", 0, _proxy_count,
+        "trusted reverse proxies in front of the hub: client IP, scheme and host come from their"
+        " `X-Forwarded-*` headers",
+    ),
+    Setting(
+        "AUDIT_BUFFERED", PREFIX + "AUDIT_BUFFERED", "list of event names",
+        Computed("`jump`", lambda instance, values: _audit_buffered(None, PREFIX + "AUDIT_BUFFERED")),
+        _audit_buffered,
+        "audit events written in batches off the request path; `none`: every event is written in its request",
+        coerce=_audit_buffered,
+    ),
+    Setting(
+        "APP_CACHE_TTL", PREFIX + "APP_CACHE_TTL", "seconds, 0-2", 2.0, number(0, 2),
+        "how long a worker keeps a connected app's settings for the jump; a change made elsewhere shows within"
+        " this time; `0` turns the cache off",
+    ),
+    Setting(
+        "USERS_PER_PAGE", PREFIX + "USERS_PER_PAGE", "int, 1-500", 50, whole_number(1, 500),
+        "rows per page of the users admin page",
+    ),
+    Setting(
+        "AUDIT_PER_PAGE", PREFIX + "AUDIT_PER_PAGE", "int, 1-500", 50, whole_number(1, 500),
+        "rows per page of the audit log",
+    ),
+    Setting(
+        "SET_PASSWORD_MAX_AGE", PREFIX + "SET_PASSWORD_MAX_AGE", "seconds, 60-2592000", 3 * _DAY,
+        whole_number(_MINUTE, 30 * _DAY), "how long a set-password link stays valid (default 3 days, at most 30)",
+    ),
+    Setting(
+        "MAX_CONTENT_LENGTH", PREFIX + "MAX_CONTENT_LENGTH", "bytes", 16 * 1024 * 1024,
+        whole_number(1024, 1024**3),
+        "largest request body (default 16 MiB; CSV uploads included); larger requests get 413",
+    ),
+    Setting(
+        "SQLALCHEMY_ENGINE_OPTIONS", None, "dict", {"pool_pre_ping": True}, None,
+        "database connections are checked before use (the server may have restarted)",
+    ),
+    Setting(
+        "PASSWORD_HASH_FAST", None, "bool", False, None,
+        "cheap argon2 parameters, for the test suite only (never set by a variable)",
+    ),
+)
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+
+def _resolve(settings: Iterable[Setting], environ: Mapping[str, str], given: Mapping[str, Any],
+             instance: Path) -> dict[str, Any]:
+    """The value of each setting, in declaration order (see the module's rules)."""
+    values: dict[str, Any] = {}
+    first_given: dict[str, bool] = {}  # variable -> was the first setting naming it given?
+    for setting in settings:
+        variable = setting.env
+        if variable is not None and variable not in first_given:
+            first_given[variable] = setting.key in given
+        if setting.key in given:
+            value = given[setting.key]
+            values[setting.key] = setting.coerce(value, variable or setting.key) if setting.coerce else value
+            continue
+        raw = ""
+        if variable is not None and not first_given[variable]:
+            raw = (environ.get(variable) or "").strip()
+        if raw and variable is not None and setting.parse is not None:
+            values[setting.key] = setting.parse(raw, variable)
+        elif isinstance(setting.default, Computed):
+            values[setting.key] = setting.default.make(instance, values)
+        else:
+            values[setting.key] = copy.deepcopy(setting.default)
+    return values
+
+
+def _check_unique(settings: Iterable[Setting]) -> None:
+    seen: set[str] = set()
+    for setting in settings:
+        if setting.key in seen:
+            raise ConfigError(f"configuration key {setting.key} is declared twice")
+        seen.add(setting.key)
+
+
+_check_unique(SETTINGS)
+
+
+def instance_folder(given: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The absolute instance folder: ``given`` (``test_config["INSTANCE_PATH"]``), else
+    ``SSO_INSTANCE_PATH``, else ``instance/`` in the project folder."""
+    env = os.environ if environ is None else environ
+    setting = next(setting for setting in SETTINGS if setting.key == "INSTANCE_PATH")
+    overrides = {} if given is None else {setting.key: str(Path(given).resolve())}
+    return str(_resolve((setting,), env, overrides, ROOT / "instance")[setting.key])
 
 
 def load_config(instance_path: str | os.PathLike[str], environ: Mapping[str, str] | None = None,
                 overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Build the Flask configuration from ``environ`` (default ``os.environ``).
+    """Build the Flask configuration from :data:`SETTINGS` and ``environ`` (default ``os.environ``).
 
     Keys present in ``overrides`` (the app factory's ``test_config``) win, and for those
-    nothing is generated or read from the environment.
+    nothing is generated or read from the environment; undeclared keys in ``overrides``
+    (Flask's and the extensions' own, such as ``TESTING``) are passed through unchanged.
+    ``INSTANCE_PATH`` is ``instance_path``. Raises :class:`ConfigError` naming the variable.
     """
-    env = dict(os.environ if environ is None else environ)
-    given = dict(overrides or {})
+    env = os.environ if environ is None else environ
     instance = Path(instance_path)
-    cfg: dict[str, Any] = {}
+    given = {**(overrides or {}), "INSTANCE_PATH": str(instance)}
+    values = _resolve(SETTINGS, env, given, instance)
+    values.update((key, value) for key, value in given.items() if key not in values)
+    return values
 
-    if "SQLALCHEMY_DATABASE_URI" not in given:
-        raw = env.get(PREFIX + "DATABASE_URL", "").strip()
-        if raw:
-            cfg["SQLALCHEMY_DATABASE_URI"] = check_database_url(raw)
-        else:
-            instance.mkdir(parents=True, exist_ok=True)
-            cfg["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'sso.sqlite3'}"
 
-    if "SECRET_KEY" not in given:
-        raw = env.get(PREFIX + "SECRET_KEY", "").strip()
-        if raw and len(raw) < 24:
-            raise ConfigError(f"{PREFIX}SECRET_KEY is too short: use at least 24 random characters")
-        cfg["SECRET_KEY"] = raw or _generated(
-            instance, "secret_key", lambda: secrets.token_urlsafe(48), PREFIX + "SECRET_KEY"
-        )
+def load_settings(app: Flask, settings: Iterable[Setting], environ: Mapping[str, str] | None = None) -> None:
+    """Load a plugin's ``settings`` into ``app.config``, by the same rules as the hub's.
 
-    if "APP_SECRETS_KEYS" not in given:
-        raw = env.get(PREFIX + "APP_SECRETS_KEY", "").strip()
-        if not raw:
-            raw = _generated(
-                instance, "app_secrets_key", lambda: Fernet.generate_key().decode("ascii"),
-                PREFIX + "APP_SECRETS_KEY",
-            )
-        cfg["APP_SECRETS_KEYS"] = parse_fernet_keys(raw)
-    else:
-        keys = given["APP_SECRETS_KEYS"]
-        given["APP_SECRETS_KEYS"] = parse_fernet_keys(keys if isinstance(keys, str) else ",".join(keys))
-
-    redis_url = env.get(PREFIX + "REDIS_URL", "").strip()
-    if redis_url:
-        _url(redis_url, PREFIX + "REDIS_URL", {"redis", "rediss", "unix"})
-    cfg["REDIS_URL"] = redis_url or None
-    if "RATELIMIT_STORAGE_URI" not in given:
-        cfg["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
-
-    base_url = env.get(PREFIX + "BASE_URL", "").strip()
-    if base_url:
-        _url(base_url, PREFIX + "BASE_URL", {"http", "https"})
-    cfg["BASE_URL"] = base_url.rstrip("/") or None
-
-    secure = _bool(env, "COOKIE_SECURE")
-    if secure is None:
-        secure = base_url.startswith("https://")
-    cfg["SESSION_COOKIE_SECURE"] = secure
-    cfg["REMEMBER_COOKIE_SECURE"] = secure
-
-    raw_proxies = env.get(PREFIX + "PROXY_COUNT", "").strip() or "0"
-    if not raw_proxies.isdigit() or int(raw_proxies) > 10:
-        raise ConfigError(f"{PREFIX}PROXY_COUNT must be a small whole number (0 when nothing is in front)")
-    cfg["PROXY_COUNT"] = int(raw_proxies)
-
-    from .audit.buffer import parse_buffered
-
-    variable = PREFIX + "AUDIT_BUFFERED"
-    try:
-        if "AUDIT_BUFFERED" in given:
-            given["AUDIT_BUFFERED"] = parse_buffered(given["AUDIT_BUFFERED"])
-        else:
-            cfg["AUDIT_BUFFERED"] = parse_buffered(env.get(variable))
-    except ValueError as err:
-        raise ConfigError(f"{variable}: {err} (give event names, comma-separated, or none)") from err
-
-    for name, default in (("LOGIN_LIMIT_IP", "20 per minute"), ("LOGIN_LIMIT_LOGIN", "5 per minute")):
-        raw = env.get(PREFIX + name, "").strip() or default
-        try:
-            parse_many(raw)
-        except ValueError as err:
-            raise ConfigError(f"{PREFIX}{name} is not a rate limit such as '5 per minute'") from err
-        cfg[name] = raw
-
-    cfg.update(
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SAMESITE="Lax",
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
-        RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_STRATEGY="fixed-window",
-        PASSWORD_HASH_FAST=False,
-        SET_PASSWORD_MAX_AGE=3 * 24 * 3600,
-        USERS_PER_PAGE=50,
-        AUDIT_PER_PAGE=50,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
-    )
-    cfg.update(given)
-    return cfg
+    Called from the plugin's ``init_app``. A key already in ``app.config`` (given in the app
+    factory's ``test_config``) wins and its variable is not read. A plugin may not redeclare
+    one of the hub's keys. Raises :class:`ConfigError` naming the variable.
+    """
+    settings = tuple(settings)
+    _check_unique((*SETTINGS, *settings))
+    env = os.environ if environ is None else environ
+    given = {setting.key: app.config[setting.key] for setting in settings if setting.key in app.config}
+    app.config.update(_resolve(settings, env, given, Path(app.instance_path)))

@@ -155,6 +155,15 @@ def hub_config(tmp_path, db_backend: str, request: pytest.FixtureRequest) -> dic
     }
 
 
+def clear_audit_log() -> None:
+    """Fixtures call this after their setup: tests start with an empty audit log (the
+    tests of each use case check what it records)."""
+    from sso.base.db import db
+
+    db.session.execute(sa.delete(db.metadata.tables["audit_events"]))
+    db.session.commit()
+
+
 @pytest.fixture
 def clock():  # type: ignore[no-untyped-def]
     """The hub's clock in tests: starts at the real time and moves only when a test says
@@ -178,6 +187,7 @@ def app(hub_config: dict[str, object], clock):  # type: ignore[no-untyped-def]
         db.create_all()
         create_user("admin", "admin@example.com", "Ada Admin", admin=True, password=HUB_ADMIN_PASSWORD)
         create_user("ann", "ann@example.com", "Ann Example", password=HUB_USER_PASSWORD)
+        clear_audit_log()
     yield hub
     with hub.app_context():
         db.session.remove()
@@ -230,4 +240,5 @@ def connected_app(app):  # type: ignore[no-untyped-def]
             ["https://invoices.example"], logout_url="https://invoices.example/logout",
         )
         plain = set_secret(capp)
+        clear_audit_log()
     return "invoices", plain

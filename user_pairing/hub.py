@@ -21,8 +21,10 @@ def init_app(app: Flask) -> None:
     from . import models as _models  # noqa: F401
     from . import service as _service  # noqa: F401  (registers the audit event names)
     from .cli import pairing, set_directory_command
+    from .config import init_app as load_pairing_settings
     from .views import bp
 
+    load_pairing_settings(app)
     app.register_blueprint(bp)
     app.cli.add_command(pairing)
     apps.add_command(set_directory_command, "set-directory")

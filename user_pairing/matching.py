@@ -1,7 +1,8 @@
 """Pairing the hub's users with an app's users: pure functions, no Flask, no database.
 
 Two accounts are paired when both systems hold one user with the same login and the same
-e-mail, compared after :func:`normalise`. Every user of either side lands in exactly one
+e-mail, compared after :func:`normalise` (the hub's :func:`sso.base.identity.normalize_key`,
+the rule every connected app uses too). Every user of either side lands in exactly one
 :class:`PairingRow`, whose status says what is wrong and whose hint says, in plain words,
 what to change in which system.
 
@@ -15,12 +16,13 @@ through dict indexes on the normalised keys, so the work is linear in the number
 from __future__ import annotations
 
 import gc
-import unicodedata
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
+
+from sso.base.identity import normalize_key, normalize_keys
 
 
 class Status(StrEnum):
@@ -92,23 +94,8 @@ class PairingRow:
         }
 
 
-def normalise(value: str | None) -> str:
-    """The form in which logins and e-mails are compared.
-
-    Surrounding white space (tabs, no-break spaces, ...) trimmed, Unicode NFC, case folded
-    (so ``ß``, ``ẞ`` and ``SS`` agree), then NFC again because case folding may decompose.
-    """
-    if not value:
-        return ""
-    value = value.strip()
-    if value.isascii():
-        return value.lower()
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
-
-
-def _normalise_all(values: list[str]) -> list[str]:
-    """:func:`normalise` over a list, with the common ASCII case inlined (the hot path)."""
-    return [v.strip().lower() if v and v.isascii() else normalise(v) for v in values]
+#: The shared comparison key (:func:`sso.base.identity.normalize_key`), under this module's name.
+normalise = normalize_key
 
 
 def counts(rows: Iterable[PairingRow]) -> dict[Status, int]:
@@ -193,8 +180,8 @@ class _Matcher:
     def __init__(self, hub: list[DirectoryUser], app: list[DirectoryUser], app_name: str, hub_name: str) -> None:
         self.users = (hub, app)
         self.names = (hub_name, app_name)
-        self.logins = (_normalise_all([u.login for u in hub]), _normalise_all([u.login for u in app]))
-        self.emails = (_normalise_all([u.email for u in hub]), _normalise_all([u.email for u in app]))
+        self.logins = (normalize_keys([u.login for u in hub]), normalize_keys([u.login for u in app]))
+        self.emails = (normalize_keys([u.email for u in hub]), normalize_keys([u.email for u in app]))
         self.by_login = (_KeyIndex(self.logins[_HUB]), _KeyIndex(self.logins[_APP]))
         self.by_email = (_KeyIndex(self.emails[_HUB]), _KeyIndex(self.emails[_APP]))
         self._first_cache: dict[tuple[int, int, str], int] = {}

@@ -92,7 +92,7 @@ def directory_config(app: ConnectedApp) -> DirectoryConfig:
 
 def build_directory(app: ConnectedApp, data: str | bytes | None = None) -> DirectorySource:
     """The source of ``app``'s users; ``data`` is the uploaded file of a CSV directory."""
-    timeout = float(current_app.config.get("PAIRING_SOURCE_TIMEOUT", DEFAULT_TIMEOUT))
+    timeout = float(current_app.config["PAIRING_SOURCE_TIMEOUT"])
     return directory_config(app).build(data=data, timeout=timeout)
 
 

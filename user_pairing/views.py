@@ -51,7 +51,7 @@ def page(slug: str):  # type: ignore[no-untyped-def]
     status = display.parse_status(request.args.get("status"))
     query = request.args.get("q", "")[: display.MAX_QUERY]
     chosen = display.select_rows(result.rows, status, query)
-    per_page = int(current_app.config.get("PAIRING_PER_PAGE", DEFAULT_PER_PAGE))
+    per_page = int(current_app.config["PAIRING_PER_PAGE"])
     number = page_arg(request.args.get("page"))
     pager = Page(number, per_page, len(chosen))
     number = min(number, pager.pages)

@@ -1,49 +1,63 @@
-"""Admin pages for users: list, search, add, edit, deactivate, reset password."""
+"""Admin pages for users: list, search, add, edit, deactivate, reset password.
+
+Thin: each view parses its form, calls one use case of :mod:`.service` and maps a
+:class:`~sso.base.errors.ValidationError` to the form page with the message.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from ..audit import record
-from sso.base.errors import ValidationError
-from sso.base.pagination import Page, page_arg
 from sso.base.access import admin_required
+from sso.base.errors import ValidationError
+from sso.base.pagination import page_arg
+
 from .forms import ActionForm, UserForm
-from .service import create_user, get_user, make_set_password_token, search_users, update_user
+from .models import User
+from .service import (
+    create_user,
+    deactivate_user,
+    get_user,
+    issue_set_password_link,
+    make_set_password_token,
+    search_users,
+    update_user,
+)
 
 bp = Blueprint("users_admin", __name__, url_prefix="/admin/users")
 
 
-def set_password_url(user) -> str:  # type: ignore[no-untyped-def]
-    """The absolute set-password link an admin passes on to ``user``."""
-    token = make_set_password_token(user)
+def set_password_url(token: str) -> str:
+    """The absolute set-password link for ``token`` that an admin passes on."""
     base = current_app.config.get("BASE_URL")
-    path = url_for("accounts.set_password", token=token)
-    return f"{base}{path}" if base else url_for("accounts.set_password", token=token, _external=True)
+    if base:
+        return f"{base}{url_for('accounts.set_password', token=token)}"
+    return url_for("accounts.set_password", token=token, _external=True)
 
 
-def _not_yourself(user, *, active: bool, is_admin: bool) -> None:  # type: ignore[no-untyped-def]
-    """An admin cannot lock themselves out (deactivate or drop their own admin flag)."""
-    if user.id == current_user.id and (not active or not is_admin):
-        raise ValidationError("You cannot deactivate yourself or remove your own admin rights.")
+def _admin() -> User:
+    user: User = current_user._get_current_object()
+    return user
+
+
+def _require_action_form() -> None:
+    if not ActionForm().validate_on_submit():
+        raise ValidationError("The form was out of date. Reload the page and try again.")
 
 
 @bp.get("/")
 @admin_required
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     query = request.args.get("q", "")[:200]
-    number = page_arg(request.args.get("page"))
-    per_page = int(current_app.config["USERS_PER_PAGE"])
-    users, total = search_users(query, number, per_page)
-    return render_template(
-        "admin/users.html", users=users, q=query, page=Page(number, per_page, total)
-    )
+    page = search_users(query, page_arg(request.args.get("page")), int(current_app.config["USERS_PER_PAGE"]))
+    return render_template("admin/users.html", users=page.items, q=query, page=page)
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @admin_required
-def new():  # type: ignore[no-untyped-def]
+def new() -> ResponseReturnValue:
     form = UserForm()
     if form.validate_on_submit():
         try:
@@ -53,31 +67,26 @@ def new():  # type: ignore[no-untyped-def]
             )
         except ValidationError as err:
             return render_template("admin/user_form.html", form=form, user=None, error=err.message), 400
-        record("user_created", user=user, detail={"login": user.login, "admin": user.is_admin})
-        return render_template(
-            "admin/password_link.html", user=user, link=set_password_url(user), created=True
-        )
+        link = set_password_url(make_set_password_token(user))
+        return render_template("admin/password_link.html", user=user, link=link, created=True)
     status = 400 if request.method == "POST" else 200
     return render_template("admin/user_form.html", form=form, user=None), status
 
 
 @bp.route("/<int:user_id>", methods=["GET", "POST"])
 @admin_required
-def edit(user_id: int):  # type: ignore[no-untyped-def]
+def edit(user_id: int) -> ResponseReturnValue:
     user = get_user(user_id)
     form = UserForm(obj=user)
     if form.validate_on_submit():
         try:
-            _not_yourself(user, active=bool(form.active.data), is_admin=bool(form.is_admin.data))
-            diff = update_user(
-                user, login=form.login.data, email=form.email.data, name=form.name.data,
+            update_user(
+                user, by=_admin(), login=form.login.data, email=form.email.data, name=form.name.data,
                 active=bool(form.active.data), is_admin=bool(form.is_admin.data),
             )
         except ValidationError as err:
             return render_template("admin/user_form.html", form=form, user=user, error=err.message,
                                    action_form=ActionForm()), 400
-        if diff:
-            record("user_changed", user=user, detail={k: f"{v[0]} -> {v[1]}" for k, v in diff.items()})
         flash("Saved.", "info")
         return redirect(url_for("users_admin.edit", user_id=user.id))
     status = 400 if request.method == "POST" else 200
@@ -86,22 +95,18 @@ def edit(user_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/<int:user_id>/deactivate")
 @admin_required
-def deactivate(user_id: int):  # type: ignore[no-untyped-def]
+def deactivate(user_id: int) -> ResponseReturnValue:
     user = get_user(user_id)
-    if not ActionForm().validate_on_submit():
-        raise ValidationError("The form was out of date. Reload the page and try again.")
-    _not_yourself(user, active=False, is_admin=user.is_admin)
-    if update_user(user, active=False):
-        record("user_changed", user=user, detail={"active": "True -> False"})
+    _require_action_form()
+    deactivate_user(user, by=_admin())
     flash(f"{user.login} is deactivated; their sessions have ended.", "info")
     return redirect(url_for("users_admin.edit", user_id=user.id))
 
 
 @bp.post("/<int:user_id>/reset-password")
 @admin_required
-def reset_password(user_id: int):  # type: ignore[no-untyped-def]
+def reset_password(user_id: int) -> ResponseReturnValue:
     user = get_user(user_id)
-    if not ActionForm().validate_on_submit():
-        raise ValidationError("The form was out of date. Reload the page and try again.")
-    record("password_link", user=user)
-    return render_template("admin/password_link.html", user=user, link=set_password_url(user), created=False)
+    _require_action_form()
+    link = set_password_url(issue_set_password_link(user))
+    return render_template("admin/password_link.html", user=user, link=link, created=False)

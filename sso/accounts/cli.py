@@ -1,4 +1,8 @@
-"""``flask --app wsgi users ...``: create users, import a CSV file, print a set-password link."""
+"""``flask --app wsgi users ...``: create users, import a CSV file, print a set-password link.
+
+Thin: each command parses its arguments, calls one use case of :mod:`.service` and turns
+a :class:`~sso.base.errors.HubError` into a message and a non-zero exit.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,13 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from ..audit import record
-from sso.base.errors import ValidationError
-from .service import create_user, find_user, import_users_csv, make_set_password_token
+from sso.base.errors import HubError
+
+from .service import create_user, find_user, import_users_csv, issue_set_password_link, make_set_password_token
 
 users = AppGroup("users", help="Manage hub users.")
 
-
-def _fail(message: str) -> None:
-    raise click.ClickException(message)
+ACTOR = "cli"
 
 
 @users.command("create")
@@ -27,22 +29,17 @@ def _fail(message: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_command(login: str, email: str, name: str | None, admin: bool, password_stdin: bool) -> None:
     """Create a user. Without a password, prints a set-password link."""
-    password = None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     try:
-        user = create_user(login, email, name, admin=admin, password=password)
-    except ValidationError as err:
-        _fail(err.message)
-        return
-    record("user_created", user=user, actor="cli", detail={"login": user.login, "admin": user.is_admin})
+        user = create_user(login, email, name, admin=admin, password=password, actor=ACTOR)
+    except HubError as err:
+        raise click.ClickException(err.message) from err
     click.echo(f"Created user {user.login} <{user.email}>{' (admin)' if admin else ''}.")
     if password is None:
-        click.echo(f"Set-password link: {_link(user)}")
+        click.echo(f"Set-password link: {_link(make_set_password_token(user))}")
 
 
-def _link(user) -> str:  # type: ignore[no-untyped-def]
-    token = make_set_password_token(user)
+def _link(token: str) -> str:
     base = current_app.config.get("BASE_URL") or "http://127.0.0.1:5000"
     with current_app.test_request_context():
         path = url_for("accounts.set_password", token=token)
@@ -55,12 +52,9 @@ def import_command(file: str) -> None:
     """Import users from a CSV file with the header login,email,name (idempotent)."""
     try:
         with open(file, encoding="utf-8-sig", newline="") as handle:
-            result = import_users_csv(handle)
-    except ValidationError as err:
-        _fail(err.message)
-        return
-    record("users_imported", actor="cli", detail={"created": result.created, "unchanged": result.unchanged,
-                                                   "errors": len(result.errors)})
+            result = import_users_csv(handle, actor=ACTOR)
+    except HubError as err:
+        raise click.ClickException(err.message) from err
     click.echo(f"Created {result.created} users, {result.unchanged} already present, {len(result.errors)} errors.")
     for line, message in result.errors[:50]:
         click.echo(f"line {line}: {message}", err=True)
@@ -76,7 +70,5 @@ def password_link_command(login: str) -> None:
     """Print a set-password link for LOGIN (login or e-mail)."""
     user = find_user(login)
     if user is None:
-        _fail(f"No user {login!r}.")
-        return
-    record("password_link", user=user, actor="cli")
-    click.echo(_link(user))
+        raise click.ClickException(f"No user {login!r}.")
+    click.echo(_link(issue_set_password_link(user, actor=ACTOR)))

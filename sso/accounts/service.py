@@ -1,6 +1,9 @@
-"""Account logic: create, update, authenticate, set passwords, import CSV.
+"""Account use cases: create, update, deactivate, authenticate, set passwords, import CSV.
 
-Views and CLI commands are thin layers over these functions.
+Each public use case validates its input, writes, records its audit event and commits
+once (:func:`sso.base.db.transaction`); rules such as "an admin cannot lock themself out"
+live here, so the admin pages and the CLI agree. Views and CLI commands only parse input
+and map :class:`~sso.base.errors.HubError` to a page or a message.
 """
 
 from __future__ import annotations
@@ -14,17 +17,19 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from flask import current_app
+from flask_sqlalchemy.pagination import Pagination
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from sso.audit import record
+from sso.base import context
+from sso.base.db import db, transaction
 from sso.base.errors import HubError, NotFound, ValidationError
-from sso.base.db import db
-from .passwords import hash_password, verify_password
-from sso.base.clock import utcnow
+from sso.base.identity import clean_email, clean_login, clean_name, normalize_key
 
 from .models import User, new_session_nonce
-from sso.base.identity import clean_email, clean_login, clean_name, normalize_key
+from .passwords import hash_password, verify_password
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
@@ -77,8 +82,8 @@ def get_user(user_id: int) -> User:
     return user
 
 
-def search_users(query: str = "", page: int = 1, per_page: int = 50) -> tuple[list[User], int]:
-    """Users whose login, e-mail or name contains ``query``, ordered by login, and the total."""
+def search_users(query: str = "", page: int = 1, per_page: int = 50) -> Pagination:
+    """One page of the users whose login, e-mail or name contains ``query``, by login."""
     stmt = select(User)
     text = (query or "").strip()[:200]
     if text:
@@ -90,12 +95,7 @@ def search_users(query: str = "", page: int = 1, per_page: int = 50) -> tuple[li
                 func.lower(User.name).like(like, escape="\\"),
             )
         )
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    page = max(1, page)
-    users = db.session.scalars(
-        stmt.order_by(User.login_key).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return list(users), int(total)
+    return db.paginate(stmt.order_by(User.login_key), page=max(1, page), per_page=per_page, error_out=False)
 
 
 # -- create and update ------------------------------------------------------------------
@@ -122,6 +122,9 @@ def check_password_rules(password: str) -> str:
     return password
 
 
+_DUPLICATE = "A user with this login or e-mail address already exists."
+
+
 def create_user(
     login: str,
     email: str,
@@ -130,32 +133,50 @@ def create_user(
     admin: bool = False,
     password: str | None = None,
     active: bool = True,
+    actor: str | None = None,
+    source: str | None = None,
 ) -> User:
-    """Create and commit a user. Raises ValidationError for bad or duplicate values."""
+    """Create a user and record ``user_created``; one commit (or the caller's transaction).
+
+    ``source`` says where the user came from in the audit entry (e.g. ``"pairing"``).
+    Raises ValidationError for bad or duplicate values.
+    """
     login = clean_login(login)
     email = clean_email(email)
     display = clean_name(name)
     login_key, email_key = normalize_key(login), normalize_key(email)
-    _check_unique(login_key, email_key)
-    user = User(
-        login=login, login_key=login_key, email=email, email_key=email_key, name=display,
-        is_admin=admin, active=active,
-        password_hash=hash_password(check_password_rules(password)) if password is not None else None,
-    )
-    db.session.add(user)
+    password_hash = hash_password(check_password_rules(password)) if password is not None else None
     try:
-        db.session.commit()
+        with transaction():
+            _check_unique(login_key, email_key)
+            user = User(
+                login=login, login_key=login_key, email=email, email_key=email_key, name=display,
+                is_admin=admin, active=active, password_hash=password_hash,
+            )
+            db.session.add(user)
+            db.session.flush()  # the id for the audit row; a concurrent duplicate fails here
+            detail: dict[str, Any] = {"login": user.login, "admin": user.is_admin}
+            if source:
+                detail["source"] = source
+            record("user_created", user=user, actor=actor, detail=detail)
     except IntegrityError as err:  # a concurrent insert won the race
-        db.session.rollback()
-        raise ValidationError("A user with this login or e-mail address already exists.") from err
+        raise ValidationError(_DUPLICATE) from err
     return user
 
 
-def update_user(user: User, **changes: Any) -> dict[str, Any]:
-    """Apply ``login``, ``email``, ``name``, ``active``, ``is_admin`` changes and commit.
+def _lockout_check(user: User, by: User | None, new: dict[str, Any]) -> None:
+    """An admin cannot lock themself out (deactivate or drop their own admin flag)."""
+    if by is not None and by.id == user.id and (new.get("active") is False or new.get("is_admin") is False):
+        raise ValidationError("You cannot deactivate yourself or remove your own admin rights.")
 
-    Returns the changed fields (old and new values, never passwords).
-    Deactivating a user ends every session they hold.
+
+def update_user(user: User, *, by: User | None = None, actor: str | None = None, **changes: Any) -> dict[str, Any]:
+    """Apply ``login``, ``email``, ``name``, ``active``, ``is_admin`` changes, record
+    ``user_changed`` (when something changed) and commit once.
+
+    ``by`` is the administrator making the change (none from the CLI): they cannot
+    deactivate themself or drop their own admin flag. Returns the changed fields (old and
+    new values, never passwords). Deactivating a user ends every session they hold.
     """
     allowed = {"login", "email", "name", "active", "is_admin"}
     unknown = set(changes) - allowed
@@ -171,40 +192,47 @@ def update_user(user: User, **changes: Any) -> dict[str, Any]:
     for flag in ("active", "is_admin"):
         if flag in changes:
             new[flag] = bool(changes[flag])
+    _lockout_check(user, by, new)
     login_key = normalize_key(new.get("login", user.login))
     email_key = normalize_key(new.get("email", user.email))
-    _check_unique(login_key, email_key, exclude_id=user.id)
-    diff = {k: [getattr(user, k), v] for k, v in new.items() if getattr(user, k) != v}
-    for key, (_old, value) in diff.items():
-        setattr(user, key, value)
-    user.login_key, user.email_key = login_key, email_key
-    if diff.get("active") == [True, False]:
-        user.session_nonce = new_session_nonce()
     try:
-        db.session.commit()
+        with transaction():
+            _check_unique(login_key, email_key, exclude_id=user.id)
+            diff = {k: [getattr(user, k), v] for k, v in new.items() if getattr(user, k) != v}
+            for key, (_old, value) in diff.items():
+                setattr(user, key, value)
+            user.login_key, user.email_key = login_key, email_key
+            if diff.get("active") == [True, False]:
+                user.session_nonce = new_session_nonce()
+            if diff:
+                record("user_changed", user=user, actor=actor,
+                       detail={k: f"{v[0]} -> {v[1]}" for k, v in diff.items()})
     except IntegrityError as err:
-        db.session.rollback()
-        raise ValidationError("A user with this login or e-mail address already exists.") from err
+        raise ValidationError(_DUPLICATE) from err
     return diff
 
 
-def set_password(user: User, password: str) -> None:
-    """Set a new password (hashed) and end the user's other sessions."""
+def deactivate_user(user: User, *, by: User | None = None, actor: str | None = None) -> bool:
+    """Deactivate ``user`` (their sessions end at once); False if already inactive."""
+    return bool(update_user(user, by=by, actor=actor, active=False))
+
+
+def _set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(check_password_rules(password))
-    user.session_nonce = new_session_nonce()
-    db.session.commit()
+    user.session_nonce = new_session_nonce()  # every other session of the user ends
 
 
-def end_sessions(user: User) -> None:
-    """Invalidate every session of ``user`` (used at logout)."""
-    user.session_nonce = new_session_nonce()
-    db.session.commit()
+def log_out(user: User) -> None:
+    """End every session of ``user`` (this one and any copy of its cookie); audited."""
+    with transaction():
+        record("logout", user=user)
+        user.session_nonce = new_session_nonce()
 
 
 # -- login ------------------------------------------------------------------------------
 
 
-def authenticate(identifier: str, password: str) -> User:
+def authenticate(identifier: object, password: object) -> User:
     """The user with this login or e-mail and password; raises :class:`LoginFailed`.
 
     Costs exactly one password hash computation whatever the outcome, so the time does not
@@ -224,11 +252,37 @@ def authenticate(identifier: str, password: str) -> User:
     return user
 
 
+def log_in(identifier: object, password: object) -> User:
+    """The login use case: :func:`authenticate`, with ``login_ok`` or ``login_failed`` in
+    the audit log. Raises :class:`LoginFailed` (or :class:`AccountDisabled`).
+
+    An unknown login is recorded as ``(unknown)``: it is often a password typed in the
+    wrong field, so the submitted text is never stored.
+    """
+    try:
+        user = authenticate(identifier, password)
+    except LoginFailed as err:
+        detail = {"login": err.user.login if err.user is not None else "(unknown)"}
+        if isinstance(err, AccountDisabled):
+            detail["reason"] = "disabled"
+        record("login_failed", user=err.user, detail=detail)
+        raise
+    record("login_ok", user=user, actor=user.login)
+    return user
+
+
 # -- set-password links -----------------------------------------------------------------
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="sso.set-password")
+    """Signs with the newest secret key and verifies with every configured one.
+
+    itsdangerous signs with the LAST key of its list, so the older keys
+    (``SECRET_KEY_FALLBACKS``, newest first) come reversed, then ``SECRET_KEY``.
+    """
+    config = current_app.config
+    keys = [*reversed(config["SECRET_KEY_FALLBACKS"]), config["SECRET_KEY"]]
+    return URLSafeTimedSerializer(keys, salt="sso.set-password")
 
 
 def _binding(user: User) -> str:
@@ -239,13 +293,23 @@ def _binding(user: User) -> str:
 
 
 def make_set_password_token(user: User) -> str:
-    """A signed, expiring, single-use token that lets ``user`` choose a password."""
+    """A signed, expiring, single-use token that lets ``user`` choose a password.
+
+    Not audited by itself: :func:`issue_set_password_link` is the use case."""
     return _serializer().dumps({"u": user.id, "b": _binding(user)})
+
+
+def issue_set_password_link(user: User, *, actor: str | None = None) -> str:
+    """A set-password token for ``user``, recorded as ``password_link`` in the audit log."""
+    token = make_set_password_token(user)
+    with transaction():
+        record("password_link", user=user, actor=actor)
+    return token
 
 
 def check_set_password_token(token: str) -> User:
     """The user a set-password token is for; raises :class:`InvalidSetPasswordLink`."""
-    max_age = int(current_app.config.get("SET_PASSWORD_MAX_AGE", 3 * 24 * 3600))
+    max_age = int(current_app.config["SET_PASSWORD_MAX_AGE"])
     try:
         data = _serializer().loads(token, max_age=max_age)
     except (SignatureExpired, BadSignature) as err:
@@ -261,9 +325,12 @@ def check_set_password_token(token: str) -> User:
 
 
 def use_set_password_token(token: str, password: str) -> User:
-    """Set the password through a set-password token; the token cannot be used again."""
+    """Set the password through a set-password token (``password_set`` in the audit log);
+    the token cannot be used again, and every other session of the user ends."""
     user = check_set_password_token(token)
-    set_password(user, password)
+    with transaction():
+        _set_password(user, password)
+        record("password_set", user=user, actor=user.login)
     return user
 
 
@@ -295,7 +362,7 @@ def _rows(stream: IO[str] | IO[bytes] | Iterable[str]) -> Iterable[tuple[int, di
         yield reader.line_num, row
 
 
-def import_users_csv(stream: IO[str] | IO[bytes] | Iterable[str]) -> ImportResult:
+def import_users_csv(stream: IO[str] | IO[bytes] | Iterable[str], *, actor: str | None = None) -> ImportResult:
     """Create the users of a ``login,email,name`` CSV file that do not exist yet.
 
     Idempotent: a row whose login already exists with the same e-mail is counted as
@@ -309,7 +376,7 @@ def import_users_csv(stream: IO[str] | IO[bytes] | Iterable[str]) -> ImportResul
     }
     emails = set(existing.values())
     pending: list[dict[str, Any]] = []
-    now = utcnow()
+    now = context.now()
     try:
         rows = list(_rows(stream))
     except (UnicodeDecodeError, csv.Error) as err:
@@ -341,8 +408,10 @@ def import_users_csv(stream: IO[str] | IO[bytes] | Iterable[str]) -> ImportResul
                 "session_nonce": new_session_nonce(), "created_at": now, "updated_at": now,
             }
         )
-    for start in range(0, len(pending), _IMPORT_CHUNK):
-        db.session.execute(insert(User), pending[start : start + _IMPORT_CHUNK])
-    db.session.commit()
     result.created = len(pending)
+    with transaction():
+        for start in range(0, len(pending), _IMPORT_CHUNK):
+            db.session.execute(insert(User), pending[start : start + _IMPORT_CHUNK])
+        record("users_imported", actor=actor,
+               detail={"created": result.created, "unchanged": result.unchanged, "errors": len(result.errors)})
     return result

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from ..audit import record
 from ..connected_apps.service import list_apps
 from sso.base.errors import ValidationError
 from sso.base.extensions import limiter, login_manager
@@ -17,9 +16,9 @@ from .service import (
     AccountDisabled,
     InvalidSetPasswordLink,
     LoginFailed,
-    authenticate,
     check_set_password_token,
-    end_sessions,
+    log_in,
+    log_out,
     use_set_password_token,
 )
 
@@ -79,19 +78,14 @@ def login():  # type: ignore[no-untyped-def]
                 "The form was out of date. Please try again.")), 400
         return render_template("accounts/login.html", form=form, error="Enter your login and password."), 400
     try:
-        user = authenticate(form.login.data or "", form.password.data or "")
+        user = log_in(form.login.data or "", form.password.data or "")
     except AccountDisabled as err:
-        record("login_failed", user=err.user, detail={"login": err.user.login if err.user else "", "reason": "disabled"})
         return render_template("accounts/login.html", form=form, error=err.message), 403
     except LoginFailed as err:
-        # An unknown "login" is often a password typed in the wrong field: never store it.
-        detail = {"login": err.user.login} if err.user is not None else {"login": "(unknown)"}
-        record("login_failed", user=err.user, detail=detail)
         return render_template("accounts/login.html", form=form, error=err.message), 401
     target = _next_target(form.next.data)
     session.clear()  # new session at login: nothing from before survives (fixation)
     login_user(user)
-    record("login_ok", user=user, actor=user.login)
     return redirect(target)
 
 
@@ -117,9 +111,7 @@ def logout():  # type: ignore[no-untyped-def]
         raise ValidationError("The logout form was out of date. Reload the page and try again.")
     apps = []
     if current_user.is_authenticated:
-        user = current_user._get_current_object()
-        record("logout", user=user, commit=False)
-        end_sessions(user)
+        log_out(current_user._get_current_object())
         apps = [a for a in list_apps(enabled_only=True) if a.logout_url]
     logout_user()
     session.clear()
@@ -146,7 +138,6 @@ def set_password(token: str):  # type: ignore[no-untyped-def]
             return render_template("accounts/set_password.html", form=form, user=user, error=err.message), 400
         except InvalidSetPasswordLink as err:
             return render_template("error.html", status=400, message=err.message), 400
-        record("password_set", user=user, actor=user.login)
         flash("Your password is set. You can log in now.", "info")
         return redirect(url_for("accounts.login"))
     status = 400 if request.method == "POST" else 200

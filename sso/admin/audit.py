@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
-from sqlalchemy import func, select
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
-from sso.base.access import admin_required
 from sso.accounts.models import User
-from sso.base.identity import normalize_key
-from sso.base.db import db
-from sso.base.pagination import Page, page_arg
 from sso.audit.models import AuditEvent
 from sso.audit.service import EVENTS, flush
+from sso.base.access import admin_required
+from sso.base.db import db
+from sso.base.identity import normalize_key
+from sso.base.pagination import page_arg
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
 
 @bp.get("/")
 @admin_required
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     event = request.args.get("event", "")
     user_text = request.args.get("user", "")[:300].strip()
-    number = page_arg(request.args.get("page"))
-    per_page = int(current_app.config["AUDIT_PER_PAGE"])
     flush()  # this worker's buffered entries (jumps) are in the table before it is read
     stmt = select(AuditEvent)
     if event in EVENTS:
@@ -33,12 +32,14 @@ def index():  # type: ignore[no-untyped-def]
         key = normalize_key(user_text)
         ids = select(User.id).where((User.login_key == key) | (User.email_key == key))
         stmt = stmt.where((AuditEvent.user_id.in_(ids)) | (AuditEvent.actor == user_text))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.scalars(
-        stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(per_page).offset((number - 1) * per_page)
-    ).all()
-    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_({r.user_id for r in rows if r.user_id})))}
+    page = db.paginate(
+        stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()),
+        page=page_arg(request.args.get("page")), per_page=int(current_app.config["AUDIT_PER_PAGE"]),
+        error_out=False,
+    )
+    rows = page.items
+    wanted = {r.user_id for r in rows if r.user_id}
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))} if wanted else {}
     return render_template(
-        "admin/audit.html", rows=rows, users=users, events=EVENTS, event=event, user=user_text,
-        page=Page(number, per_page, int(total)),
+        "admin/audit.html", rows=rows, users=users, events=EVENTS, event=event, user=user_text, page=page,
     )

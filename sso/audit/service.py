@@ -10,8 +10,8 @@ from typing import Any, Protocol
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_login import current_user
 
-from sso.base.clock import utcnow
-from sso.base.db import db
+from sso.base import context
+from sso.base.db import db, in_transaction
 from .buffer import AuditBuffer, parse_buffered
 from .models import AuditEvent
 
@@ -41,6 +41,7 @@ EVENTS: list[str] = [
     "secret_rotated",
     "secret_revealed",
     "secret_retired",
+    "secrets_rewrapped",
     "user_created",
     "user_changed",
     "password_set",
@@ -121,15 +122,18 @@ def record(
     app: AppRef | str | None = None,
     detail: Mapping[str, Any] | None = None,
     actor: str | None = None,
-    commit: bool = True,
 ) -> AuditEvent | None:
-    """Store one audit event. ``detail`` must never hold a secret; values are clipped.
+    """Store one audit event, stamped by the app's clock. ``detail`` must never hold a
+    secret; values are clipped.
+
+    Inside a use case's :func:`~sso.base.db.transaction` the row joins that transaction
+    and is committed with the change it describes (or rolled back with it). Outside one,
+    the event stands alone: events named in ``SSO_AUDIT_BUFFERED`` go through the process's
+    :class:`~sso.audit.buffer.AuditBuffer` and reach the table within about 200 ms (or at
+    :func:`flush`), and None is returned; any other event (or a buffered one when the buffer
+    is full) is written and committed at once, and the stored row is returned.
 
     The actor is the logged-in user, else ``actor`` (e.g. ``"cli"``), else ``"anonymous"``.
-    Events named in ``SSO_AUDIT_BUFFERED`` (and recorded with ``commit=True``) go through
-    the process's :class:`~sso.audit.buffer.AuditBuffer` and reach the table within about
-    200 ms (or at :func:`flush`), and None is returned; with a full buffer they are written
-    synchronously, as every other event is, and the stored row is returned.
     """
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
@@ -142,7 +146,7 @@ def record(
                 actor = viewer.login
     slug = app if isinstance(app, str) or app is None else app.slug
     row = {
-        "at": utcnow(),
+        "at": context.now(),
         "event": event,
         "user_id": user.id if user is not None else None,
         "actor": (actor or "anonymous")[:200].replace("\x00", ""),
@@ -150,12 +154,13 @@ def record(
         "ip": ip,
         "detail": {str(k)[:50]: _clip(v) for k, v in (detail or {}).items()},
     }
-    if commit and event in buffered_events():
+    joined = in_transaction()
+    if not joined and event in buffered_events():
         buffer = audit_buffer()
         if buffer is not None and buffer.put(row):
             return None
     entry = AuditEvent(**row)
     db.session.add(entry)
-    if commit:
+    if not joined:
         db.session.commit()
     return entry

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -9,7 +11,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ["Base", "NAMING", "db", "init_app"]
+__all__ = ["Base", "NAMING", "db", "in_transaction", "init_app", "transaction"]
 
 # Stable constraint names, so migrations agree on SQLite and PostgreSQL.
 NAMING = {
@@ -28,6 +30,38 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+_DEPTH = "sso.transaction_depth"
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """The unit of work of one use case: everything inside commits once, or not at all.
+
+    Re-entrant: a use case that calls another (pairing's "create in hub" calls
+    ``create_user``) shares the outer transaction, and only the outermost block commits.
+    Any exception rolls the whole unit back and propagates. Audit rows recorded inside
+    (:func:`sso.audit.record`) are part of the same commit.
+    """
+    session = db.session
+    depth: int = session.info.get(_DEPTH, 0)
+    session.info[_DEPTH] = depth + 1
+    try:
+        yield
+        if depth == 0:
+            session.commit()
+    except BaseException:
+        if depth == 0:
+            session.rollback()
+        raise
+    finally:
+        session.info[_DEPTH] = depth
+
+
+def in_transaction() -> bool:
+    """True inside a :func:`transaction` block (its outermost block will commit)."""
+    return bool(db.session.info.get(_DEPTH, 0))
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """SQLite: write-ahead log (readers never wait for a writer, cheap commits), wait

@@ -1,18 +1,49 @@
-"""How logins and e-mails are compared: trimmed, Unicode NFC, case-folded."""
+"""How logins and e-mails are checked and compared: the one normalisation of the project.
+
+Pure: standard library only, so the hub, the pairing plugin and every connected app (the
+reference app included) import the same rule and can never disagree on who is who.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from .errors import ValidationError
+
+__all__ = ["clean_email", "clean_login", "clean_name", "normalize_key", "normalize_keys"]
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-def normalize_key(value: str) -> str:
-    """The comparison key of a login or e-mail (``" Ann "`` and ``"ANN"`` agree)."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value.strip()).casefold())
+def normalize_key(value: str | None) -> str:
+    """The form in which logins and e-mails are compared (``" Ann "``, ``"ANN"`` agree).
+
+    The rule, applied to the raw value: strip what :meth:`str.strip` strips (every
+    character for which :meth:`str.isspace` is true: Unicode white space such as tabs,
+    no-break and ideographic spaces, plus U+001C..U+001F), and nothing else, once, first;
+    then Unicode NFC, case folding (``ß``, ``ẞ`` and ``SS`` agree; Turkish ``ı`` stays
+    apart from ``i``) and NFC again, because folding can decompose (``ß`` + U+0301 folds to
+    ``ss`` + U+0301, which composes to ``sś``). No compatibility mapping: fullwidth ``Ａ``
+    is not ``A``. ``None`` and ``""`` give ``""``, which must never link two users.
+
+    For ASCII text NFC changes nothing and case folding is ``lower()``, so that path is
+    taken directly; it is the same rule, only faster.
+    """
+    if not value:
+        return ""
+    value = value.strip()
+    if value.isascii():
+        return value.lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
+
+
+def normalize_keys(values: Iterable[str | None]) -> list[str]:
+    """:func:`normalize_key` of each value, with the ASCII case inlined (matching's hot path)."""
+    key = normalize_key
+    # For ASCII, strip() leaves ASCII, so this is exactly normalize_key's own fast path.
+    return [v.strip().lower() if v and v.isascii() else key(v) for v in values]
 
 
 def _printable(value: str) -> bool:

@@ -1,4 +1,6 @@
-"""Reading a page number from the query string without ever failing."""
+"""Paging helpers: a page number read from the query string without ever failing, and
+:class:`Page` for lists that are not SQL queries (SQL lists use Flask-SQLAlchemy's
+``db.paginate``, whose attribute names :class:`Page` shares, so one pager template serves both)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,9 @@ def page_arg(value: str | None) -> int:
 
 @dataclass(frozen=True)
 class Page:
-    """Where a list page stands."""
+    """Where a page of an in-memory list stands (same names as ``db.paginate``'s result)."""
 
-    number: int
+    page: int
     per_page: int
     total: int
 
@@ -30,8 +32,8 @@ class Page:
 
     @property
     def has_prev(self) -> bool:
-        return self.number > 1
+        return self.page > 1
 
     @property
     def has_next(self) -> bool:
-        return self.number < self.pages
+        return self.page < self.pages

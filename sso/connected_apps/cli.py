@@ -1,4 +1,8 @@
-"""``flask --app wsgi apps ...``: register connected apps and rotate their secrets."""
+"""``flask --app wsgi apps ...``: register connected apps and rotate their secrets.
+
+Thin: each command parses its arguments, calls one use case of :mod:`.service` and turns
+a :class:`~sso.base.errors.HubError` into a message and a non-zero exit.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,23 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from ..audit import record
 from sso.base.errors import HubError
-from .service import (
-    create_connected_app,
-    current_secret,
-    get_app,
-    list_apps,
-    rewrap_secrets,
-    rotate_secret,
-    set_secret,
-)
+
+from .service import add_app, current_secret, get_app, list_apps, rewrap_secrets, rotate_secret
 
 apps = AppGroup("apps", help="Manage connected apps.")
+
+ACTOR = "cli"
 
 
 def _read_secret() -> str:
     return sys.stdin.readline().rstrip("\r\n")
+
+
+def _print_generated(plain: str, pasted: str | None) -> None:
+    if pasted is None:
+        click.echo("Multipass secret (shown once, store it in the app now):")
+        click.echo(plain)
 
 
 @apps.command("add")
@@ -37,18 +41,14 @@ def _read_secret() -> str:
 def add_command(slug: str, name: str, login_url: str, origins: tuple[str, ...], lifetime: int,
                 logout_url: str | None, secret_stdin: bool) -> None:
     """Register a connected app; prints a generated secret once."""
-    from .secrets import check_pasted_secret
-
+    pasted = _read_secret() if secret_stdin else None
     try:
-        pasted = check_pasted_secret(_read_secret()) if secret_stdin else None
-        app = create_connected_app(slug, name, login_url, list(origins), token_lifetime=lifetime,
-                                   logout_url=logout_url)
-        plain = set_secret(app, pasted)
+        app, plain = add_app(slug, name, login_url, list(origins), secret=pasted, token_lifetime=lifetime,
+                             logout_url=logout_url, actor=ACTOR, shown_in="cli")
     except HubError as err:
         raise click.ClickException(err.message) from err
-    record("app_created", app=app, actor="cli", detail={"name": app.name, "login_url": app.login_url_template})
     click.echo(f"Registered app {app.slug} ({app.name}); allowed origins: {', '.join(app.allowed_origins)}")
-    _report_secret("secret_set", app, plain, pasted)
+    _print_generated(plain, pasted)
 
 
 @apps.command("rotate-secret")
@@ -56,23 +56,14 @@ def add_command(slug: str, name: str, login_url: str, origins: tuple[str, ...], 
 @click.option("--secret-stdin", is_flag=True, help="Read the new secret from standard input.")
 def rotate_command(slug: str, secret_stdin: bool) -> None:
     """Issue from a new secret; the previous one stays listed until retired."""
+    pasted = _read_secret() if secret_stdin else None
     try:
         app = get_app(slug)
-        pasted = _read_secret() if secret_stdin else None
-        plain = rotate_secret(app, pasted)
+        plain = rotate_secret(app, pasted, actor=ACTOR, shown_in="cli")
     except HubError as err:
         raise click.ClickException(err.message) from err
     click.echo(f"New secret for {app.slug} issues from now on; the previous one stays until retired.")
-    _report_secret("secret_rotated", app, plain, pasted)
-
-
-def _report_secret(event: str, app, plain: str, pasted: str | None) -> None:  # type: ignore[no-untyped-def]
-    """Audit a new secret; a generated one is printed here, once, and its reveal audited too."""
-    record(event, app=app, actor="cli", detail={"source": "pasted" if pasted else "generated"})
-    if pasted is None:
-        record("secret_revealed", app=app, actor="cli", detail={"where": "cli"})
-        click.echo("Multipass secret (shown once, store it in the app now):")
-        click.echo(plain)
+    _print_generated(plain, pasted)
 
 
 @apps.command("list")
@@ -88,7 +79,7 @@ def list_command() -> None:
 def rewrap_command() -> None:
     """Re-encrypt all stored app secrets with the first key of SSO_APP_SECRETS_KEY."""
     try:
-        count = rewrap_secrets()
+        count = rewrap_secrets(actor=ACTOR)
     except HubError as err:
         raise click.ClickException(err.message) from err
     click.echo(f"Re-encrypted {count} secrets with the first key of SSO_APP_SECRETS_KEY.")

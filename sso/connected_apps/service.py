@@ -1,24 +1,31 @@
-"""Connected-app logic: settings, validation, secrets, rotation, codecs."""
+"""Connected-app use cases: settings, validation, secrets, rotation, codecs.
+
+Each public use case validates its input, writes, records its audit event and commits
+once (:func:`sso.base.db.transaction`). The admin pages and the CLI only parse input and
+map :class:`~sso.base.errors.HubError` to a page or a message.
+"""
 
 from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from cachetools import LRUCache, TTLCache
 from flask import current_app
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, joinedload
 
+from sso.audit import record
+from sso.base import context
+from sso.base.db import db, transaction
 from sso.base.errors import NotFound, ValidationError
-from sso.base.db import db
-from sso.multipass import MultipassCodec
 from sso.base.redirects import normalize_origin, origin_of
-from sso.base.clock import utcnow
+from sso.multipass import MultipassCodec
+
 from .models import DEFAULT_TOKEN_LIFETIME, AppSecret, ConnectedApp
 from .secrets import SecretBox, SecretDecryptionError, check_pasted_secret, generate_secret
 
@@ -27,13 +34,35 @@ TOKEN_PLACEHOLDER = "{token}"
 MIN_LIFETIME, MAX_LIFETIME = 30, 3600
 
 
+DEFAULT_APP_CACHE_TTL = 2.0  # seconds; never more, see get_issuing_app
+_CACHE_SIZE = 256
+_state_lock = threading.Lock()
+
+
+@dataclass
+class AppsState:
+    """This package's per-app state (in the hub state's ``features["connected_apps"]``):
+    the secret box, the codecs and the issuing snapshots, each cached per process."""
+
+    box: SecretBox
+    codecs: LRUCache[tuple[int, int, int], MultipassCodec] = field(default_factory=lambda: LRUCache(_CACHE_SIZE))
+    snapshots: TTLCache[str, tuple[int, IssuingApp]] | None = None
+    snapshots_ttl: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _state() -> AppsState:
+    features = context.hub_state().features
+    state: AppsState | None = features.get("connected_apps")
+    if state is None:
+        with _state_lock:
+            state = features.setdefault("connected_apps", AppsState(SecretBox(current_app.config["APP_SECRETS_KEYS"])))
+    return state
+
+
 def secret_box() -> SecretBox:
     """The app's SecretBox, built from the configured Fernet keys."""
-    box = current_app.extensions.get("sso_secret_box")
-    if box is None:
-        box = SecretBox(current_app.config["APP_SECRETS_KEYS"])
-        current_app.extensions["sso_secret_box"] = box
-    return box
+    return _state().box
 
 
 # -- validation (pure) ------------------------------------------------------------------
@@ -131,7 +160,7 @@ def _settings(data: dict[str, Any], current: ConnectedApp | None = None) -> dict
     }
 
 
-# -- CRUD -------------------------------------------------------------------------------
+# -- use cases ---------------------------------------------------------------------------
 
 
 def get_app(slug: str) -> ConnectedApp:
@@ -160,14 +189,13 @@ def create_connected_app(
     token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
     enabled: bool = True,
     logout_url: str | None = None,
+    actor: str | None = None,
 ) -> ConnectedApp:
-    """Create and commit a connected app (without a secret). Raises ValidationError.
+    """Create a connected app without a secret and record ``app_created``; one commit.
 
-    With no allowed origins, the login URL's origin is the only one.
+    With no allowed origins, the login URL's origin is the only one. Raises ValidationError.
     """
     slug = clean_slug(slug)
-    if db.session.scalars(select(ConnectedApp.id).where(ConnectedApp.slug == slug)).first():
-        raise ValidationError(f"A connected app with the slug {slug!r} already exists.")
     settings = _settings(
         {
             "name": name, "login_url_template": login_url_template,
@@ -175,31 +203,61 @@ def create_connected_app(
             "token_lifetime": token_lifetime, "enabled": enabled, "logout_url": logout_url,
         }
     )
-    app = ConnectedApp(slug=slug, **settings)
-    db.session.add(app)
-    db.session.commit()
+    with transaction():
+        if db.session.scalars(select(ConnectedApp.id).where(ConnectedApp.slug == slug)).first():
+            raise ValidationError(f"A connected app with the slug {slug!r} already exists.")
+        app = ConnectedApp(slug=slug, **settings)
+        db.session.add(app)
+        db.session.flush()
+        record("app_created", app=app, actor=actor, detail={"name": app.name, "login_url": app.login_url_template})
     return app
 
 
-create_app = create_connected_app  # the name the design notes use
+def add_app(
+    slug: str,
+    name: str,
+    login_url_template: str,
+    allowed_origins: Iterable[str] | str = (),
+    *,
+    secret: str | None = None,
+    token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
+    enabled: bool = True,
+    logout_url: str | None = None,
+    actor: str | None = None,
+    shown_in: str = "admin page",
+) -> tuple[ConnectedApp, str]:
+    """Register an app with its first secret (``secret`` pasted, or generated when None).
+
+    Everything is checked before anything is written; the app, its secret and the audit
+    entries (``app_created``, ``secret_set``, and ``secret_revealed`` for a generated
+    secret, which the caller shows once ``shown_in``) commit together. Returns the app and
+    the plain secret.
+    """
+    pasted = check_pasted_secret(secret) if secret is not None else None
+    with transaction():
+        app = create_connected_app(
+            slug, name, login_url_template, allowed_origins, token_lifetime=token_lifetime,
+            enabled=enabled, logout_url=logout_url, actor=actor,
+        )
+        plain = set_secret(app, pasted, actor=actor, shown_in=shown_in)
+    return app, plain
 
 
-def update_connected_app(app: ConnectedApp, **changes: Any) -> dict[str, Any]:
+def update_connected_app(app: ConnectedApp, *, actor: str | None = None, **changes: Any) -> dict[str, Any]:
     """Validate and apply changes (name, login_url_template, allowed_origins,
-    token_lifetime, enabled, logout_url); returns the changed fields."""
+    token_lifetime, enabled, logout_url), record ``app_changed``; returns the changed fields."""
     allowed = {"name", "login_url_template", "allowed_origins", "token_lifetime", "enabled", "logout_url"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot update {sorted(unknown)}")
     settings = _settings(dict(changes), current=app)
     diff = {k: [getattr(app, k), v] for k, v in settings.items() if getattr(app, k) != v}
-    for key, (_old, value) in diff.items():
-        setattr(app, key, value)
-    db.session.commit()
+    with transaction():
+        for key, (_old, value) in diff.items():
+            setattr(app, key, value)
+        if diff:
+            record("app_changed", app=app, actor=actor, detail={k: f"{v[0]} -> {v[1]}" for k, v in diff.items()})
     return diff
-
-
-update_app = update_connected_app
 
 
 # -- secrets ----------------------------------------------------------------------------
@@ -209,35 +267,44 @@ def _live(app: ConnectedApp) -> list[AppSecret]:
     return [s for s in app.secrets if s.retired_at is None]
 
 
-def set_secret(app: ConnectedApp, secret: str | None = None) -> str:
+def set_secret(
+    app: ConnectedApp, secret: str | None = None, *, actor: str | None = None, shown_in: str = "admin page"
+) -> str:
     """Make ``secret`` (or a generated one) the issuing secret; return it in plain text.
 
-    This is the only time the plain secret leaves the hub. Earlier secrets stay listed
-    (and valid for :func:`accepted_secrets`) until retired.
+    Recorded as ``secret_set`` (first secret) or ``secret_rotated``; a generated secret is
+    also recorded as ``secret_revealed`` ``shown_in`` the page or command that shows it:
+    this is the only time the plain secret leaves the hub. Earlier secrets stay listed (and
+    valid for :func:`accepted_secrets`) until retired.
     """
     plain = check_pasted_secret(secret) if secret is not None else generate_secret()
-    for old in app.secrets:
-        old.is_current = False
-    db.session.flush()
-    app.secrets.insert(0, AppSecret(encrypted_value=secret_box().encrypt(plain), is_current=True))
-    db.session.commit()
+    encrypted = secret_box().encrypt(plain)
+    with transaction():
+        had_secret = bool(app.secrets)
+        for old in app.secrets:
+            old.is_current = False
+        db.session.flush()
+        app.secrets.insert(0, AppSecret(encrypted_value=encrypted, is_current=True))
+        source = "pasted" if secret is not None else "generated"
+        record("secret_rotated" if had_secret else "secret_set", app=app, actor=actor, detail={"source": source})
+        if secret is None:
+            record("secret_revealed", app=app, actor=actor, detail={"where": shown_in})
     return plain
 
 
-def rotate_secret(app: ConnectedApp, secret: str | None = None) -> str:
-    """Like :func:`set_secret`, for an app that already has a secret."""
-    return set_secret(app, secret)
+rotate_secret = set_secret  # the name IT uses for an app that already has a secret
 
 
-def retire_secret(app: ConnectedApp, secret_id: int) -> AppSecret:
-    """Retire a previous (non-current) secret of ``app``."""
+def retire_secret(app: ConnectedApp, secret_id: int, *, actor: str | None = None) -> AppSecret:
+    """Retire a previous (non-current) secret of ``app``; recorded as ``secret_retired``."""
     for item in app.secrets:
         if item.id == secret_id:
             if item.is_current:
                 raise ValidationError("The current secret cannot be retired: rotate first.")
             if item.retired_at is None:
-                item.retired_at = utcnow()
-                db.session.commit()
+                with transaction():
+                    item.retired_at = context.now()
+                    record("secret_retired", app=app, actor=actor, detail={"secret_id": secret_id})
             return item
     raise NotFound("No such secret for this app.")
 
@@ -261,25 +328,19 @@ def accepted_secrets(app: ConnectedApp) -> list[str]:
     return [secret_box().decrypt(r.encrypted_value) for r in rows]
 
 
-def rewrap_secrets() -> int:
+def rewrap_secrets(*, actor: str | None = None) -> int:
     """Re-encrypt every stored app secret under the first configured Fernet key.
 
     Run after putting a new key first in ``SSO_APP_SECRETS_KEY``; then the old key can go.
-    Returns how many secrets were rewritten.
+    All or nothing; recorded as ``secrets_rewrapped``. Returns how many were rewritten.
     """
     box = secret_box()
-    rows = list(db.session.scalars(select(AppSecret)))
-    try:
+    with transaction():
+        rows = list(db.session.scalars(select(AppSecret)))
         for row in rows:
-            row.encrypted_value = box.rotate(row.encrypted_value)
-    except SecretDecryptionError:
-        db.session.rollback()  # all or nothing
-        raise
-    db.session.commit()
+            row.encrypted_value = box.rotate(row.encrypted_value)  # SecretDecryptionError: all rolled back
+        record("secrets_rewrapped", actor=actor, detail={"count": len(rows)})
     return len(rows)
-
-
-_CODEC_CACHE_SIZE = 256
 
 
 def codec_for(app: ConnectedApp | IssuingApp) -> MultipassCodec:
@@ -297,13 +358,14 @@ def codec_for(app: ConnectedApp | IssuingApp) -> MultipassCodec:
     if row is None:
         issuing_secret(app)  # raises the ValidationError that explains it
     assert row is not None
-    cache: dict[tuple[int, int, int], MultipassCodec] = current_app.extensions.setdefault("sso_codecs", {})
+    state = _state()
     key = (app.id, row.id, app.token_lifetime)
-    codec = cache.get(key)
+    with state.lock:
+        codec = state.codecs.get(key)
     if codec is None:
-        if len(cache) >= _CODEC_CACHE_SIZE:
-            cache.clear()
-        codec = cache[key] = MultipassCodec(secret_box().decrypt(row.encrypted_value), max_age=app.token_lifetime)
+        codec = MultipassCodec(secret_box().decrypt(row.encrypted_value), max_age=app.token_lifetime)
+        with state.lock:
+            state.codecs[key] = codec
     return codec
 
 
@@ -329,10 +391,7 @@ class IssuingApp:
     no_codec_reason: str | None = None
 
 
-DEFAULT_APP_CACHE_TTL = 2.0  # seconds; never more, see get_issuing_app
-_SNAPSHOTS_KEY = "sso_issuing_apps"
 _generation = [0]  # bumped whenever this process flushes or commits a change to an app or secret
-_snapshots_lock = threading.Lock()
 
 
 def _snapshot(app: ConnectedApp) -> IssuingApp:
@@ -348,33 +407,41 @@ def _snapshot(app: ConnectedApp) -> IssuingApp:
     )
 
 
+def _snapshots(state: AppsState) -> TTLCache[str, tuple[int, IssuingApp]] | None:
+    """The snapshot cache for the configured TTL (rebuilt if the setting changed), or None."""
+    ttl = min(float(current_app.config["APP_CACHE_TTL"]), DEFAULT_APP_CACHE_TTL)
+    if ttl <= 0:
+        return None
+    if state.snapshots is None or state.snapshots_ttl != ttl:
+        with state.lock:
+            if state.snapshots is None or state.snapshots_ttl != ttl:
+                state.snapshots = TTLCache(_CACHE_SIZE, ttl, timer=context.clock().time)
+                state.snapshots_ttl = ttl
+    return state.snapshots
+
+
 def get_issuing_app(slug: str) -> IssuingApp:
     """The connected app ``slug`` as the flows see it; raises NotFound.
 
-    Cached per worker process for ``APP_CACHE_TTL`` seconds (configuration key, default 2,
-    never more than 2; 0 turns the cache off). A change made through this process (admin page,
-    CLI, service calls: anything that flushes a ConnectedApp or AppSecret) drops the cache at
-    once, so the worker that disables an app or rotates its secret stops issuing with the
-    old settings immediately; other workers and hub instances follow within the TTL. Unknown
-    slugs are not cached.
+    Cached per worker process for ``APP_CACHE_TTL`` seconds by the app's clock (setting
+    ``SSO_APP_CACHE_TTL``, default 2, never more than 2; 0 turns the cache off). A change
+    made through this process (admin page, CLI, use cases: anything that flushes a
+    ConnectedApp or AppSecret) drops the cache at once, so the worker that disables an app
+    or rotates its secret stops issuing with the old settings immediately; other workers
+    and hub instances follow within the TTL. Unknown slugs are not cached.
     """
-    config = current_app.config
-    ttl = float(config.get("APP_CACHE_TTL", DEFAULT_APP_CACHE_TTL))
-    if ttl <= 0:
-        return _snapshot(get_app(slug))
-    cache: dict[str, tuple[float, int, IssuingApp]] | None = current_app.extensions.get(_SNAPSHOTS_KEY)
+    state = _state()
+    cache = _snapshots(state)
     if cache is None:
-        with _snapshots_lock:
-            cache = current_app.extensions.setdefault(_SNAPSHOTS_KEY, {})
-    now = time.monotonic()
-    entry = cache.get(slug)
-    if entry is not None and entry[0] > now and entry[1] == _generation[0]:
-        return entry[2]
+        return _snapshot(get_app(slug))
+    with state.lock:
+        entry = cache.get(slug)
+    if entry is not None and entry[0] == _generation[0]:
+        return entry[1]
     generation = _generation[0]  # read before loading: a change during the load is not hidden
     snapshot = _snapshot(get_app(slug))
-    if len(cache) >= _CODEC_CACHE_SIZE:
-        cache.clear()
-    cache[snapshot.slug] = (now + min(ttl, DEFAULT_APP_CACHE_TTL), generation, snapshot)
+    with state.lock:
+        cache[snapshot.slug] = (generation, snapshot)
     return snapshot
 
 

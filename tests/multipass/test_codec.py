@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sso.multipass.codec as codec_module
 from sso.multipass import DEFAULT_LEEWAY, DEFAULT_MAX_AGE, ExpiredToken, InvalidToken, MultipassCodec
+from sso.multipass.errors import GENERIC_MESSAGE
 
 from . import independent as spec
 
@@ -33,7 +39,8 @@ def test_defaults_are_shopifys_15_minutes_and_60_s_leeway() -> None:
     assert (codec.max_age, codec.leeway) == (900, 60)
     with pytest.raises(AttributeError):  # read-only: a change would bypass the checks in __init__
         codec.max_age = -1  # type: ignore[misc]
-    assert SECRET not in repr(codec._keys) and "codec secret" not in repr(vars(codec) if hasattr(codec, "__dict__") else codec)
+    assert SECRET not in repr(codec._keys)
+    assert SECRET not in repr(vars(codec) if hasattr(codec, "__dict__") else codec)
 
 
 def test_expiry_boundary_at_plus_minus_one_second(codec: MultipassCodec) -> None:
@@ -146,8 +153,8 @@ def test_created_at_is_emitted_with_an_explicit_offset(codec: MultipassCodec) ->
         "2024-02-29T08:00:00-04:00": "2024-02-29T08:00:00-04:00",  # kept as given
         "2024-02-29T12:00:00.123Z": "2024-02-29T12:00:00.123Z",
     }
-    for given, emitted in cases.items():
-        claims = {"email": "a@example.com"} if given is None else {"email": "a@example.com", "created_at": given}
+    for value, emitted in cases.items():
+        claims = {"email": "a@example.com"} if value is None else {"email": "a@example.com", "created_at": value}
         assert spec.decode(SECRET, codec.encode(claims, now=T0))["created_at"] == emitted
 
 
@@ -156,7 +163,8 @@ def test_mac_is_checked_before_decryption(codec: MultipassCodec, caplog: pytest.
     """A ciphertext whose padding is bad, under a wrong MAC: the decryptor is never reached."""
     reached: list[bytes] = []
     real = codec_module._decrypt_authenticated
-    monkeypatch.setattr(codec_module, "_decrypt_authenticated", lambda key, signed: reached.append(signed) or real(key, signed))
+    monkeypatch.setattr(codec_module, "_decrypt_authenticated",
+                        lambda key, signed: reached.append(signed) or real(key, signed))
     bad_padding = b'{"email":"a@example.com"}' + bytes(7)
     caplog.set_level(logging.INFO, logger="sso.multipass")
 
@@ -247,47 +255,47 @@ def test_non_string_tokens_raise_invalid_token(codec: MultipassCodec, token: obj
         codec.decode(token)  # type: ignore[arg-type]
 
 
-# -- the CBC decryption built on a reused ECB context ----------------------------------
-
-import os  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from sso.multipass.codec import _Key  # noqa: E402
+# -- decryption and unpadding (cryptography's CBC mode and PKCS7 unpadder) ---------------
 
 
-def _reference_cbc(secret: bytes, iv: bytes, ciphertext: bytes) -> bytes:
-    import hashlib
-
-    decryptor = Cipher(algorithms.AES(hashlib.sha256(secret).digest()[:16]), modes.CBC(iv)).decryptor()
-    return decryptor.update(ciphertext) + decryptor.finalize()
+def _claims_bytes(filler: int) -> tuple[dict[str, object], bytes]:
+    claims: dict[str, object] = {"email": "a@example.com", "p": "x" * filler, "created_at": T0.isoformat()}
+    return claims, json.dumps(claims, separators=(",", ":")).encode("utf-8")
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    secret=st.binary(min_size=1, max_size=40),
-    iv=st.binary(min_size=16, max_size=16),
-    blocks=st.integers(min_value=1, max_value=20),
-    data=st.data(),
-)
-def test_cbc_decrypt_matches_cryptography_cbc_mode(secret: bytes, iv: bytes, blocks: int, data: st.DataObject) -> None:
-    ciphertext = data.draw(st.binary(min_size=16 * blocks, max_size=16 * blocks))
-    key = _Key.from_secret(secret)
-    assert key.cbc_decrypt(iv, ciphertext) == _reference_cbc(secret, iv, ciphertext)
-    # The reused context carries nothing over from one call to the next.
-    assert key.cbc_decrypt(iv, ciphertext) == _reference_cbc(secret, iv, ciphertext)
+@given(filler=st.integers(min_value=0, max_value=200), iv=st.binary(min_size=16, max_size=16))
+def test_every_padding_length_and_block_count_decrypts(filler: int, iv: bytes) -> None:
+    """Plaintexts of every length mod 16 (pads of 1 to 16 bytes), one to sixteen blocks."""
+    claims, plaintext = _claims_bytes(filler)
+    assert MultipassCodec(SECRET).decode(spec.seal(SECRET, plaintext, iv), now=T0) == claims
 
 
-def test_cbc_decrypt_is_thread_safe() -> None:
-    key = _Key.from_secret(b"shared by threads")
-    cases = [(os.urandom(16), os.urandom(16 * (1 + i % 7))) for i in range(400)]
+@pytest.mark.parametrize("pad", range(1, 17))
+def test_any_wrong_padding_byte_after_a_valid_mac_is_refused(pad: int, caplog: pytest.LogCaptureFixture) -> None:
+    """Each byte of each pad length, spoiled in turn: the same InvalidToken as a bad MAC."""
+    codec = MultipassCodec(SECRET)
+    filler = next(n for n in range(16) if (len(_claims_bytes(n)[1]) + pad) % 16 == 0)
+    padded = _claims_bytes(filler)[1] + bytes([pad]) * pad
+    assert codec.decode(spec.seal_padded(SECRET, padded, bytes(16)), now=T0)  # the unspoiled one is fine
+    caplog.set_level(logging.INFO, logger="sso.multipass")
+    for position in range(len(padded) - pad, len(padded)):
+        spoiled = bytearray(padded)
+        spoiled[position] ^= 0x20
+        with pytest.raises(InvalidToken) as info:
+            codec.decode(spec.seal_padded(SECRET, bytes(spoiled), bytes(16)), now=T0)
+        assert type(info.value) is InvalidToken and str(info.value) == GENERIC_MESSAGE
+    records = [r.getMessage() for r in caplog.records]
+    assert len(records) == pad and all("valid MAC" in m and "padding" in m for m in records)
 
-    def check(case: tuple[bytes, bytes]) -> bool:
-        iv, ciphertext = case
-        return key.cbc_decrypt(iv, ciphertext) == _reference_cbc(b"shared by threads", iv, ciphertext)
+
+def test_one_codec_decodes_concurrently_in_threads() -> None:
+    codec = MultipassCodec(["new", SECRET])
+    cases = [_claims_bytes(i % 40) for i in range(400)]
+    tokens = [spec.seal(SECRET, plaintext, os.urandom(16)) for _, plaintext in cases]
+
+    def check(i: int) -> bool:
+        return codec.decode(tokens[i], now=T0) == cases[i][0]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        assert all(pool.map(check, cases * 5))
+        assert all(pool.map(check, list(range(len(cases))) * 5))

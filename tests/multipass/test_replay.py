@@ -18,6 +18,7 @@ from sso.multipass import (
     ReplayStore,
     ReplayStoreError,
     SqlReplayStore,
+    used_tokens_table,
 )
 from tests.conftest import free_port
 
@@ -126,6 +127,36 @@ def test_sql_store_purges_expired_rows(sqlite_store: SqlReplayStore) -> None:
         keys = set(conn.execute(sa.text("SELECT token_key FROM multipass_used_tokens")).scalars())
     assert keys == {"young", "new"}
     assert sqlite_store.claim("old", 300.0, now=200.0)  # expired, so claimable again
+
+
+def _schema(engine: sa.Engine) -> tuple[object, ...]:
+    inspector = sa.inspect(engine)
+    return (
+        sorted((c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns("multipass_used_tokens")),
+        inspector.get_pk_constraint("multipass_used_tokens")["constrained_columns"],
+        sorted((i["column_names"], i["unique"]) for i in inspector.get_indexes("multipass_used_tokens")),
+    )
+
+
+def test_the_table_definition_serves_migrations(tmp_path: Path) -> None:
+    """A migration that creates ``used_tokens_table(its metadata)`` makes what the store expects."""
+    metadata = sa.MetaData()
+    table = used_tokens_table(metadata)
+    assert metadata.tables["multipass_used_tokens"] is table
+    migrated = sa.create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    by_store = sa.create_engine(f"sqlite:///{tmp_path / 'by_store.db'}")
+    try:
+        metadata.create_all(migrated)
+        SqlReplayStore(by_store).create_table()
+        assert _schema(migrated) == _schema(by_store)
+        assert _schema(migrated)[1:] == (["token_key"], [(["expires_at"], False)])
+        store = SqlReplayStore(migrated)  # no create_table(): the migration made it
+        assert store.claim("k", FAR) is True and store.claim("k", FAR) is False
+        store.create_table()  # harmless on an existing table
+        assert store.claim("k", FAR) is False
+    finally:
+        migrated.dispose()
+        by_store.dispose()
 
 
 def test_redis_store_sets_an_expiry(redis_store: RedisReplayStore) -> None:

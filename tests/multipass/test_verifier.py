@@ -104,7 +104,8 @@ def test_invalid_and_expired_tokens_never_reach_the_store() -> None:
     with pytest.raises(InvalidToken):
         verifier.verify(MultipassCodec("other").encode({"email": "a@example.com"}))
     with pytest.raises(ExpiredToken):
-        verifier.verify(MultipassCodec(SECRET).encode({"email": "a@example.com"}, now=T0), now=T0 + timedelta(seconds=901))
+        verifier.verify(MultipassCodec(SECRET).encode({"email": "a@example.com"}, now=T0),
+                        now=T0 + timedelta(seconds=901))
     assert len(store) == 0
 
 

@@ -106,10 +106,11 @@ def test_search_users(app) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
         for i in range(12):
             create_user(f"user{i:02d}", f"user{i:02d}@example.com", f"Person {i}")
-        users, total = search_users("USER0", 1, 5)
+        found = search_users("USER0", 1, 5)
+        users, total = found.items, found.total
         assert total == 10 and len(users) == 5
-        assert search_users("100%", 1, 5) == ([], 0)
-        assert search_users("person 11", 1, 5)[1] == 1
+        assert search_users("100%", 1, 5).total == 0
+        assert search_users("person 11", 1, 5).total == 1
 
 
 # -- CSV import ---------------------------------------------------------------------------

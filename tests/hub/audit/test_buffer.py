@@ -19,7 +19,7 @@ from sso.audit.models import AuditEvent
 from sso.audit.service import audit_buffer, close_buffer
 from sso.config import load_config
 from sso.base.errors import ConfigError
-from sso.base.db import db
+from sso.base.db import db, transaction
 
 BOTH = pytest.mark.parametrize(
     "db_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -158,11 +158,20 @@ def test_none_keeps_everything_synchronous(app, client, auth, connected_app) -> 
     assert "sso_audit_buffer" not in app.extensions
 
 
-def test_commit_false_is_never_buffered(app, slow) -> None:  # type: ignore[no-untyped-def]
+def test_inside_a_transaction_is_never_buffered(app, slow) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
-        record("jump", app="invoices", actor="cli", commit=False)
-        db.session.commit()
+        with transaction():
+            record("jump", app="invoices", actor="cli")
+            assert slow.pending == 0
     assert slow.pending == 0 and len(_rows(app, "jump")) == 1
+
+
+def test_a_rolled_back_transaction_keeps_no_audit_row(app, slow) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context(), pytest.raises(RuntimeError):
+        with transaction():
+            record("jump", app="invoices", actor="cli")
+            raise RuntimeError("the change failed")
+    assert slow.pending == 0 and _rows(app, "jump") == []
 
 
 def test_admin_page_flushes_before_reading(app, client, auth, connected_app, slow) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sso.base.context import hub_state
 from sso.connected_apps.service import accepted_secrets, get_app, issuing_secret
 
 
@@ -82,13 +83,13 @@ def test_rewrap_secrets_after_key_rotation(app, runner) -> None:  # type: ignore
     old_key = app.config["APP_SECRETS_KEYS"][0]
     new_key = Fernet.generate_key().decode()
     app.config["APP_SECRETS_KEYS"] = [new_key, old_key]
-    app.extensions.pop("sso_secret_box", None)
+    hub_state(app).features.pop("connected_apps", None)  # as a restart with the new keys would
     rewrapped = runner.invoke(args=["apps", "rewrap-secrets"])
     assert rewrapped.exit_code == 0 and "Re-encrypted 1 secrets" in rewrapped.output
     with app.app_context():
         stored = db.session.scalars(db.select(AppSecret.encrypted_value)).one()
         assert SecretBox([new_key]).decrypt(stored) == secret  # the old key is no longer needed
     app.config["APP_SECRETS_KEYS"] = [Fernet.generate_key().decode()]
-    app.extensions.pop("sso_secret_box", None)
+    hub_state(app).features.pop("connected_apps", None)  # as a restart with the new keys would
     wrong = runner.invoke(args=["apps", "rewrap-secrets"])
     assert wrong.exit_code != 0 and "SSO_APP_SECRETS_KEY" in wrong.output

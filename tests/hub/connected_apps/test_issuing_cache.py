@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlalchemy import text
 
@@ -60,37 +58,43 @@ def test_changes_made_in_this_process_apply_at_once(app, connected_app) -> None:
         assert get_issuing_app(slug) is not rotated  # any app or secret change drops the cache
 
 
-def test_changes_from_elsewhere_apply_within_the_ttl(app, connected_app) -> None:  # type: ignore[no-untyped-def]
+def test_changes_from_elsewhere_apply_within_the_ttl(app, connected_app, clock) -> None:  # type: ignore[no-untyped-def]
     slug, _plain = connected_app
     app.config["APP_CACHE_TTL"] = 0.3
     with app.app_context():
         assert get_issuing_app(slug).enabled
         _disable_behind_the_cache()
+        clock.advance(0.29)
         assert get_issuing_app(slug).enabled  # still the cached snapshot: another worker's view
-        time.sleep(0.35)
+        clock.advance(0.02)
         assert get_issuing_app(slug).enabled is False
 
 
-def test_ttl_is_capped_at_two_seconds_and_zero_turns_the_cache_off(app, connected_app) -> None:  # type: ignore[no-untyped-def]
+def test_ttl_is_capped_at_two_seconds_and_zero_turns_the_cache_off(app, connected_app, clock) -> None:  # type: ignore[no-untyped-def]
     slug, _plain = connected_app
     app.config["APP_CACHE_TTL"] = 3600
     with app.app_context():
-        get_issuing_app(slug)
-        expires_at = app.extensions["sso_issuing_apps"][slug][0]
-        assert expires_at - time.monotonic() <= 2.0
-        app.config["APP_CACHE_TTL"] = 0
+        assert get_issuing_app(slug).enabled
         _disable_behind_the_cache()
-        assert get_issuing_app(slug).enabled is False
+        clock.advance(1.99)
+        assert get_issuing_app(slug).enabled
+        clock.advance(0.02)
+        assert get_issuing_app(slug).enabled is False  # 2 s at most, whatever the setting says
+        app.config["APP_CACHE_TTL"] = 0
+        db.session.execute(text("UPDATE connected_apps SET enabled = true WHERE slug = 'invoices'"))
+        db.session.commit()
+        assert get_issuing_app(slug).enabled is True  # no cache at all
 
 
-def test_jump_refuses_an_app_disabled_on_another_worker_after_the_ttl(app, client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
+def test_jump_refuses_an_app_disabled_on_another_worker_after_the_ttl(app, client, auth, connected_app, clock) -> None:  # type: ignore[no-untyped-def]
     slug, _plain = connected_app
     app.config["APP_CACHE_TTL"] = 0.2
     auth.login()
     assert client.get(f"/sso/jump/{slug}").status_code == 302
     with app.app_context():
         _disable_behind_the_cache()
-    time.sleep(0.25)
+    assert client.get(f"/sso/jump/{slug}").status_code == 302  # this worker has not seen it yet
+    clock.advance(0.25)
     assert client.get(f"/sso/jump/{slug}").status_code == 403
 
 
