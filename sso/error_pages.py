@@ -48,7 +48,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HubError)
     def handle_hub_error(err: HubError):  # type: ignore[no-untyped-def]
-        return render_error(err.status, err.message)
+        return render_error(err.status, err.message, title=err.title)
 
     @app.errorhandler(HTTPException)
     def handle_http(err: HTTPException):  # type: ignore[no-untyped-def]

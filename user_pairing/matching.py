@@ -147,7 +147,7 @@ class _KeyIndex:
     __slots__ = ("dups", "first")
 
     def __init__(self, keys: list[str]) -> None:
-        first = dict(zip(keys, range(len(keys))))  # built in C; later users win for repeated keys
+        first = dict(zip(keys, range(len(keys)), strict=True))  # built in C; later users win for repeated keys
         first.pop("", None)
         self.first = first
         self.dups: dict[str, list[int]] = {}
@@ -383,28 +383,28 @@ class _Matcher:
                     continue
                 login, email = self.logins[_HUB][i], self.emails[_HUB][i]
                 if kind == 2:
-                    j = take(2, (login, email), by_pair.get((login, email)) if login and email else None)
+                    found = take(2, (login, email), by_pair.get((login, email)) if login and email else None)
                 elif kind == 0:
-                    j = take(0, login, by_login.get(login) if login else None)
+                    found = take(0, login, by_login.get(login) if login else None)
                 else:
-                    j = take(1, email, by_email.get(email) if email else None)
-                if j is not None:
-                    partner[i] = j
-                    taken.add(j)
+                    found = take(1, email, by_email.get(email) if email else None)
+                if found is not None:
+                    partner[i] = found
+                    taken.add(found)
 
         rows: list[tuple[int | None, int | None]] = [(i, partner.get(i)) for i in hubs]
         rows += [(None, j) for j in apps if j not in taken]
         first_key = self._key(_HUB, hubs[0]) if hubs else self._key(_APP, apps[0])
-        out = []
-        for position, (i, j) in enumerate(rows):
-            hub_user = self.users[_HUB][i] if i is not None else None
-            app_user = self.users[_APP][j] if j is not None else None
+        out: list[tuple[tuple[object, ...], PairingRow]] = []
+        for position, (h, a) in enumerate(rows):
+            hub_user = self.users[_HUB][h] if h is not None else None
+            app_user = self.users[_APP][a] if a is not None else None
             case_only = False
-            if i is not None and j is not None:
-                case_only = (
-                    self.logins[_HUB][i] == self.logins[_APP][j] and hub_user.login != app_user.login  # type: ignore[union-attr]
-                ) or (self.emails[_HUB][i] == self.emails[_APP][j] and hub_user.email != app_user.email)  # type: ignore[union-attr]
-            hint = self._conflict_hint(i, j, len(rows))
+            if h is not None and a is not None and hub_user is not None and app_user is not None:
+                case_only = (self.logins[_HUB][h] == self.logins[_APP][a] and hub_user.login != app_user.login) or (
+                    self.emails[_HUB][h] == self.emails[_APP][a] and hub_user.email != app_user.email
+                )
+            hint = self._conflict_hint(h, a, len(rows))
             row = PairingRow(Status.CONFLICT, hub_user, app_user, hint, case_only, group=0)
             out.append(((_RANK[Status.CONFLICT], first_key, position), row))
         return out
@@ -441,7 +441,7 @@ class _Matcher:
         text += (
             f" Give each person one login and one e-mail, unique and the same in {hub_name} and {app_name}."
         )
-        users = [u for u in (self.users[_HUB][i] if i is not None else None, self.users[_APP][j] if j is not None else None) if u]
+        users = [self.users[side][k] for side, k in ((_HUB, i), (_APP, j)) if k is not None]
         if any(not u.active for u in users):
             text += " An inactive account is involved; it may be the one to remove."
         return text

@@ -10,17 +10,19 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from sqlalchemy import func, select
 
+from cachetools import LRUCache
+
 from sso.accounts.models import User
-from sso.base.clock import utcnow
-from sso.accounts.service import create_user, make_set_password_token
+from sso.accounts.service import create_user, make_set_password_token, set_password_url
 from sso.audit import record
 from sso.audit.service import register_events
+from sso.base import context
+from sso.base.db import db, transaction
 from sso.connected_apps.models import ConnectedApp
 from sso.connected_apps.service import secret_box
-from sso.base.db import db
 
 from .errors import ConfigError, FixError, SourceError
 from .matching import DirectoryUser, PairingRow, Status, match_users
@@ -69,15 +71,16 @@ def set_directory(
         if token is None and setting is not None and setting.encrypted_token and setting.kind != "csv":
             token = secret_box().decrypt(setting.encrypted_token)
     DirectoryConfig(kind, url, token).validate()  # type: ignore[arg-type]
-    if setting is None:
-        setting = DirectorySetting(app_id=app.id)
-        db.session.add(setting)
-    setting.kind = kind
-    setting.url = url
-    setting.encrypted_token = secret_box().encrypt(token) if token else None
-    setting.updated_at = utcnow()
-    db.session.commit()
-    record("pairing_directory_set", app=app, actor=actor, detail={"kind": kind, "url": safe_url(url) if url else ""})
+    with transaction():
+        if setting is None:
+            setting = DirectorySetting(app_id=app.id)
+            db.session.add(setting)
+        setting.kind = kind
+        setting.url = url
+        setting.encrypted_token = secret_box().encrypt(token) if token else None
+        setting.updated_at = context.now()
+        record("pairing_directory_set", app=app, actor=actor,
+               detail={"kind": kind, "url": safe_url(url) if url else ""})
     return setting
 
 
@@ -119,21 +122,27 @@ def refresh(
     and the error is re-raised. :class:`ConfigError` when no usable directory is set.
     """
     source = build_directory(app, data)
+    when = now or context.now()
+    try:
+        users = source.fetch()
+    except SourceError as err:
+        with transaction():
+            snapshot = _snapshot_row(app)
+            snapshot.error, snapshot.error_kind, snapshot.error_at = err.message[:1000], err.kind, when
+            record("pairing_refresh_failed", app=app, actor=actor, detail={"kind": err.kind, "error": err.message})
+        raise
+    with transaction():
+        snapshot = _snapshot_row(app)
+        snapshot.set_users(users, when)
+        record("pairing_refreshed", app=app, actor=actor, detail={"users": len(users)})
+    return snapshot
+
+
+def _snapshot_row(app: ConnectedApp) -> PairingSnapshot:
     snapshot = get_snapshot(app)
     if snapshot is None:
         snapshot = PairingSnapshot(app_id=app.id, users_json="[]", user_count=0)
         db.session.add(snapshot)
-    when = now or utcnow()
-    try:
-        users = source.fetch()
-    except SourceError as err:
-        snapshot.error, snapshot.error_kind, snapshot.error_at = err.message[:1000], err.kind, when
-        db.session.commit()
-        record("pairing_refresh_failed", app=app, actor=actor, detail={"kind": err.kind, "error": err.message})
-        raise
-    snapshot.set_users(users, when)
-    db.session.commit()
-    record("pairing_refreshed", app=app, actor=actor, detail={"users": len(users)})
     return snapshot
 
 
@@ -181,16 +190,15 @@ def full_report(app: ConnectedApp) -> Report:
         str(snapshot.taken_at) if snapshot else None,
         _hub_version(),
     )
-    cache: dict[int, tuple[tuple[object, ...], list[PairingRow]]] = current_app.extensions.setdefault(
-        "pairing_reports", {}
+    features = context.hub_state().features
+    cache: LRUCache[int, tuple[tuple[object, ...], list[PairingRow]]] = features.setdefault(
+        "user_pairing.reports", LRUCache(8)
     )
     hit = cache.get(app.id)
     if hit is not None and hit[0] == key:
         return Report(hit[1], snapshot)
     app_users = snapshot.users() if snapshot is not None and snapshot.has_users else []
     rows = match_users(hub_users(), app_users, app_name=app.name, hub_name=HUB_NAME)
-    if len(cache) >= 8:
-        cache.clear()
     cache[app.id] = (key, rows)
     return Report(rows, snapshot)
 
@@ -254,17 +262,8 @@ def create_in_hub(
     """
     row = _find_row(app, Status.MISSING_IN_HUB, login, key)
     assert row.app is not None
-    user = create_user(row.app.login, row.app.email, row.app.name)
-    record("pairing_created_in_hub", user=user, app=app, actor=actor,
-           detail={"login": user.login, "email": user.email})
-    return user, set_password_link(user)
-
-
-def set_password_link(user: User) -> str:
-    """The set-password link of ``user``: absolute in a request (or with ``BASE_URL``)."""
-    token = make_set_password_token(user)
-    base = current_app.config.get("BASE_URL")
-    if has_request_context():
-        path = url_for("accounts.set_password", token=token)
-        return f"{base}{path}" if base else url_for("accounts.set_password", token=token, _external=True)
-    return f"{base or ''}/set-password/{token}"
+    with transaction():
+        user = create_user(row.app.login, row.app.email, row.app.name, actor=actor, source=f"pairing:{app.slug}")
+        record("pairing_created_in_hub", user=user, app=app, actor=actor,
+               detail={"login": user.login, "email": user.email})
+    return user, set_password_url(make_set_password_token(user))

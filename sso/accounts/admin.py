@@ -23,18 +23,11 @@ from .service import (
     issue_set_password_link,
     make_set_password_token,
     search_users,
+    set_password_url,
     update_user,
 )
 
 bp = Blueprint("users_admin", __name__, url_prefix="/admin/users")
-
-
-def set_password_url(token: str) -> str:
-    """The absolute set-password link for ``token`` that an admin passes on."""
-    base = current_app.config.get("BASE_URL")
-    if base:
-        return f"{base}{url_for('accounts.set_password', token=token)}"
-    return url_for("accounts.set_password", token=token, _external=True)
 
 
 def _admin() -> User:

@@ -9,12 +9,18 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import current_app, url_for
 from flask.cli import AppGroup
 
 from sso.base.errors import HubError
 
-from .service import create_user, find_user, import_users_csv, issue_set_password_link, make_set_password_token
+from .service import (
+    create_user,
+    find_user,
+    import_users_csv,
+    issue_set_password_link,
+    make_set_password_token,
+    set_password_url,
+)
 
 users = AppGroup("users", help="Manage hub users.")
 
@@ -36,14 +42,7 @@ def create_command(login: str, email: str, name: str | None, admin: bool, passwo
         raise click.ClickException(err.message) from err
     click.echo(f"Created user {user.login} <{user.email}>{' (admin)' if admin else ''}.")
     if password is None:
-        click.echo(f"Set-password link: {_link(make_set_password_token(user))}")
-
-
-def _link(token: str) -> str:
-    base = current_app.config.get("BASE_URL") or "http://127.0.0.1:5000"
-    with current_app.test_request_context():
-        path = url_for("accounts.set_password", token=token)
-    return f"{base}{path}"
+        click.echo(f"Set-password link: {set_password_url(make_set_password_token(user))}")
 
 
 @users.command("import")
@@ -71,4 +70,4 @@ def password_link_command(login: str) -> None:
     user = find_user(login)
     if user is None:
         raise click.ClickException(f"No user {login!r}.")
-    click.echo(_link(issue_set_password_link(user, actor=ACTOR)))
+    click.echo(set_password_url(issue_set_password_link(user, actor=ACTOR)))

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from flask import current_app
+from flask import current_app, has_request_context, url_for
 from flask_sqlalchemy.pagination import Pagination
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, insert, or_, select
@@ -297,6 +297,19 @@ def make_set_password_token(user: User) -> str:
 
     Not audited by itself: :func:`issue_set_password_link` is the use case."""
     return _serializer().dumps({"u": user.id, "b": _binding(user)})
+
+
+def set_password_url(token: str) -> str:
+    """The absolute set-password link for ``token``, built from ``SSO_BASE_URL`` when it
+    is set, else from the current request; outside a request (CLI) without a base URL,
+    the loopback demo address."""
+    base = current_app.config.get("BASE_URL")
+    if has_request_context():
+        path = url_for("accounts.set_password", token=token)
+        return f"{base}{path}" if base else url_for("accounts.set_password", token=token, _external=True)
+    with current_app.test_request_context():
+        path = url_for("accounts.set_password", token=token)
+    return f"{base or 'http://127.0.0.1:5000'}{path}"
 
 
 def issue_set_password_link(user: User, *, actor: str | None = None) -> str:

@@ -6,7 +6,7 @@ with the status and the plain message, the CLI prints the message.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "Forbidden", "HubError", "NotFound", "ValidationError"]
+__all__ = ["Conflict", "ConfigError", "Forbidden", "HubError", "NotFound", "ValidationError"]
 
 
 class HubError(Exception):
@@ -14,9 +14,12 @@ class HubError(Exception):
 
     status = 400
     default_message = "The request could not be handled."
+    title: str | None = None  # the error page's heading; None: a generic one for the status
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, title: str | None = None) -> None:
         self.message = message or self.default_message
+        if title is not None:
+            self.title = title
         super().__init__(self.message)
 
 
@@ -38,6 +41,13 @@ class Forbidden(HubError):
 
     status = 403
     default_message = "You are not allowed to do this."
+
+
+class Conflict(HubError):
+    """The request is valid but the thing it names is not in a state to serve it."""
+
+    status = 409
+    default_message = "This cannot be done right now."
 
 
 class ConfigError(HubError):

@@ -23,12 +23,18 @@ def _has_bad_chars(value: str) -> bool:
     return any(ch == "\\" or unicodedata.category(ch) in _BAD_CATEGORIES for ch in value)
 
 
+def _unsafe_after_slash(ch: str) -> bool:
+    return ch == "/" or ch.isspace() or _has_bad_chars(ch)
+
+
 def _suspicious(value: str) -> bool:
     """True if ``value``, or any percent-decoding of it, could be read as another host.
 
     The raw value must hold no backslash, control, format or white-space character; once
-    decoded (some servers and proxies decode before redirecting) it must hold no control
-    character and must not start with ``//`` or ``/\\``.
+    decoded (some servers and proxies decode before redirecting; up to four rounds, and a
+    value still changing after that is refused) it must hold no control character and its
+    leading ``/`` must not be followed by ``/``, ``\\``, white space or a character the raw
+    value may not hold (browsers drop some of them, turning ``/\\t/evil`` into ``//evil``).
     """
     if _has_bad_chars(value):
         return True
@@ -36,7 +42,7 @@ def _suspicious(value: str) -> bool:
     for _ in range(4):
         if any(unicodedata.category(ch) == "Cc" for ch in current):
             return True
-        if current.startswith("/") and len(current) > 1 and current[1] in "/\\":
+        if current.startswith("/") and len(current) > 1 and _unsafe_after_slash(current[1]):
             return True
         decoded = unquote(current)
         if decoded == current:

@@ -12,7 +12,7 @@ from .protocol import SignOnProtocol, add_query_parameter, escape_token
 
 if TYPE_CHECKING:
     from ..accounts.models import User
-    from ..connected_apps.models import ConnectedApp
+    from ..connected_apps.service import IssuingApp
 
 TOKEN_PARAMETER = "multipass"
 
@@ -32,13 +32,13 @@ class MultipassProtocol(SignOnProtocol):
 
     def __init__(
         self,
-        codec_for: Callable[[ConnectedApp], MultipassCodec],
+        codec_for: Callable[[IssuingApp], MultipassCodec],
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self._codec_for = codec_for
         self._now = now
 
-    def claims(self, user: User, app: ConnectedApp, return_to: str | None) -> dict[str, object]:
+    def claims(self, user: User, app: IssuingApp, return_to: str | None) -> dict[str, object]:
         """email, login, identifier, name, first/last name when known, jti, return_to."""
         body: dict[str, object] = {
             "email": user.email,
@@ -54,13 +54,13 @@ class MultipassProtocol(SignOnProtocol):
             body["return_to"] = return_to
         return body
 
-    def token(self, user: User, app: ConnectedApp, return_to: str | None) -> str:
+    def token(self, user: User, app: IssuingApp, return_to: str | None) -> str:
         """A fresh token for ``user`` at ``app``."""
         now = self._now() if self._now else None
         return self._codec_for(app).encode(self.claims(user, app, return_to), now=now)
 
     def issue(
-        self, user: User, app: ConnectedApp, return_to: str | None, *, login_url: str | None = None
+        self, user: User, app: IssuingApp, return_to: str | None, *, login_url: str | None = None
     ) -> str:
         token = self.token(user, app, return_to)
         if login_url is not None:

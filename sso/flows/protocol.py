@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from ..accounts.models import User
-    from ..connected_apps.models import ConnectedApp
+    from ..connected_apps.service import IssuingApp
 
 
 _URLSAFE_TOKEN = re.compile(r"[A-Za-z0-9_-]*=*")
@@ -50,12 +50,12 @@ class SignOnProtocol(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def claims(self, user: User, app: ConnectedApp, return_to: str | None) -> dict[str, object]:
+    def claims(self, user: User, app: IssuingApp, return_to: str | None) -> dict[str, object]:
         """What the token says about the user."""
 
     @abstractmethod
     def issue(
-        self, user: User, app: ConnectedApp, return_to: str | None, *, login_url: str | None = None
+        self, user: User, app: IssuingApp, return_to: str | None, *, login_url: str | None = None
     ) -> str:
         """Build the destination URL with a fresh token.
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sso.base.errors import ValidationError
 from sso.base.redirects import check_login_url, normalize_origin, origin_of, safe_return_to
@@ -23,6 +24,9 @@ HOSTILE = [
     "/%2F/evil.example",
     "/%5Cevil.example",
     "/%252F/evil.example",
+    "/%25252F/evil.example",
+    "/%20/evil.example",
+    "/%E3%80%80/evil.example",
     "/\t/evil.example",
     "/\r\nSet-Cookie: x=1",
     "/ok\r\nLocation: https://evil.example",

@@ -39,7 +39,7 @@ def test_demo_data_of_the_invoicing_app(demo_hub, admin_client, invoicing_scim) 
     assert '"ERIN@Example.com"' in page  # erin: case only, still paired, raw values shown
 
 
-def test_create_in_app_then_refresh_shows_dave_paired(demo_hub, admin_client, invoicing_scim) -> None:  # type: ignore[no-untyped-def]
+def test_create_in_app_then_refresh_shows_dave_paired(demo_hub, admin_client, invoicing_scim, clock) -> None:  # type: ignore[no-untyped-def]
     _configure_and_refresh(admin_client, invoicing_scim)
     page = admin_client.get("/admin/pairing/invoices?status=missing_in_app").get_data(as_text=True)
     assert "dave@example.com" in page
@@ -51,6 +51,7 @@ def test_create_in_app_then_refresh_shows_dave_paired(demo_hub, admin_client, in
     # The same button again: the app refuses (409) and says so; no 500.
     again = admin_client.post("/admin/pairing/invoices/create-in-app", data={"key": key}, follow_redirects=True)
     assert "Not created in Invoices" in again.get_data(as_text=True) and "already exists" in again.get_data(as_text=True)
+    clock.advance(1)  # a later refresh: snapshots are told apart by when they were taken
     page = admin_client.post("/admin/pairing/invoices/refresh", follow_redirects=True).get_data(as_text=True)
     assert counts(page)["missing_in_app"] == 0 and counts(page)["paired"] == 4
     paired = admin_client.get("/admin/pairing/invoices?status=paired&q=dave").get_data(as_text=True)

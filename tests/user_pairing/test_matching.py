@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import user_pairing
+from sso.base.identity import normalize_key
 from user_pairing.matching import DirectoryUser, PairingRow, Status, counts, match_users, normalise
 
 U = DirectoryUser
@@ -36,19 +38,50 @@ def only(rows: list[PairingRow]) -> PairingRow:
         ("stra\u00dfe", "STRASSE"),  # ß casefolds to ss
         ("STRA\u1e9eE", "strasse"),  # capital sharp s
         ("BOB@Example.COM", "bob@example.com"),
+        ("stra\u00df\u0301e", "stras\u015be"),  # folding decomposes, NFC composes again
+        ("\x1cbob\x1f", "bob"),  # str.strip() takes U+001C..U+001F as white space too
+        ("\u3000bob\u2028", "BOB"),
     ],
 )
 def test_normalise_treats_as_equal(a: str, b: str) -> None:
     assert normalise(a) == normalise(b)
 
 
-@pytest.mark.parametrize(("a", "b"), [("bob", "bo b"), ("bob", "bob2"), ("jose", "jos\u00e9"), ("b\u200bob", "bob")])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("bob", "bo b"),
+        ("bob", "bob2"),
+        ("jose", "jos\u00e9"),
+        ("b\u200bob", "bob"),  # a zero-width space is no white space
+        ("\u0131", "i"),  # Turkish dotless i
+        ("\uff42ob", "bob"),  # fullwidth b: no compatibility mapping
+    ],
+)
 def test_normalise_keeps_real_differences(a: str, b: str) -> None:
     assert normalise(a) != normalise(b)
 
 
 def test_normalise_of_empty_and_none() -> None:
     assert normalise(None) == "" == normalise("  \t ")
+
+
+def test_normalise_is_the_hubs_rule() -> None:
+    assert normalise is normalize_key
+    assert user_pairing.normalise is normalize_key
+
+
+@pytest.mark.parametrize(
+    ("hub", "app"),
+    [
+        ("bob ", "\u00a0BOB"),  # the hub's value takes the ASCII shortcut, the app's does not
+        ("\x1cbob", "bob\u2029"),
+        ("stras\u015be", "stra\u00df\u0301e"),
+    ],
+)
+def test_ascii_and_unicode_forms_of_one_value_pair(hub: str, app: str) -> None:
+    row = only(match([U(hub, "x@example.com")], [U(app, "X@example.com")]))
+    assert row.status is Status.PAIRED
 
 
 # -- each status -----------------------------------------------------------------------------
@@ -143,7 +176,8 @@ def test_empty_email_does_not_link_users() -> None:
 
 
 def test_inactive_users_are_marked() -> None:
-    rows = match([U("bob", "bob@example.com"), U("gus", "gus@example.com", active=False)], [U("bob", "bob@example.com", active=False)])
+    hub = [U("bob", "bob@example.com"), U("gus", "gus@example.com", active=False)]
+    rows = match(hub, [U("bob", "bob@example.com", active=False)])
     bob = next(r for r in rows if r.hub is not None and r.hub.login == "bob")
     gus = next(r for r in rows if r.hub is not None and r.hub.login == "gus")
     assert bob.inactive and "inactive in the invoicing app" in bob.hint
