@@ -179,7 +179,7 @@ def time_hub(n: int) -> list[str]:
         app = create_app({
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/hub.sqlite3", "INSTANCE_PATH": tmp,
             "SECRET_KEY": secrets.token_urlsafe(32), "APP_SECRETS_KEYS": [Fernet.generate_key().decode()],
-            "PASSWORD_HASH_FAST": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://",
+            "PASSWORD_HASH_FAST": True, "WTF_CSRF_ENABLED": False, "THROTTLE_STORAGE_URI": "memory://",
         }, plugins=PLUGINS)
         with app.app_context():
             db.create_all()

@@ -13,7 +13,7 @@ Rules, the same for every key:
 * a key given in the app factory's ``test_config`` (``overrides``) wins, and for it nothing is
   read from the environment or generated;
 * every value an operator may tune has a variable; keys without one are fixed on purpose
-  (cookie flags, test switches) or follow from a variable (``RATELIMIT_STORAGE_URI``);
+  (cookie flags, test switches) or follow from a variable (``THROTTLE_STORAGE_URI``);
 * there is no built-in secret: an unset ``SSO_SECRET_KEY`` or ``SSO_APP_SECRETS_KEY`` is
   generated once into the instance folder (and the log says so).
 """
@@ -348,9 +348,13 @@ SETTINGS: tuple[Setting, ...] = (
         " unset: counted in memory, per process",
     ),
     Setting(
-        "RATELIMIT_STORAGE_URI", None, "URL",
+        "THROTTLE_STORAGE_URI", None, "URL",
         Computed("`SSO_REDIS_URL`, else `memory://`", lambda instance, values: values["REDIS_URL"] or "memory://"),
-        None, "where Flask-Limiter counts login attempts",
+        None, "where failed logins are counted (the `limits` library's storage URL)",
+    ),
+    Setting(
+        "THROTTLE_PREFIX", None, "str", "sso:login", None,
+        "prefix of the login counters' keys in that storage",
     ),
     Setting(
         "BASE_URL", PREFIX + "BASE_URL", "URL", None, _base_url,
@@ -377,13 +381,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "LOGIN_LIMIT_LOGIN", PREFIX + "LOGIN_LIMIT_LOGIN", "rate limit", "5 per minute", _rate_limit,
-        "login attempts per submitted login",
+        "failed login attempts per account (whichever spelling, login or e-mail, named it)",
     ),
-    Setting(
-        "RATELIMIT_HEADERS_ENABLED", None, "bool", True, None,
-        "refused logins carry `Retry-After` and `X-RateLimit-*` headers",
-    ),
-    Setting("RATELIMIT_STRATEGY", None, "str", "fixed-window", None, "how Flask-Limiter counts attempts"),
     Setting(
         "PROXY_COUNT", PREFIX + "PROXY_COUNT", "int, 0-10", 0, _proxy_count,
         "trusted reverse proxies in front of the hub: client IP, scheme and host come from their"

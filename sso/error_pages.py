@@ -7,7 +7,6 @@ plain message: never a stack trace, never a secret.
 from __future__ import annotations
 
 import logging
-import time
 
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
@@ -34,15 +33,6 @@ def render_error(status: int, message: str | None = None, title: str | None = No
     return render_template("error.html", status=status, message=text, title=title), status
 
 
-def _retry_after_seconds() -> int | None:
-    from sso.base.extensions import limiter
-
-    current = limiter.current_limit
-    if current is None:
-        return None
-    return max(1, int(current.reset_at - time.time()) + 1)
-
-
 def init_app(app: Flask) -> None:
     """Register the error handlers."""
 
@@ -53,12 +43,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http(err: HTTPException):  # type: ignore[no-untyped-def]
         status = err.code or 500
-        if status == 429:
-            seconds = _retry_after_seconds()
-            when = f"in {seconds} seconds" if seconds else "in a minute"
-            body, code = render_error(429, f"Too many attempts. Please try again {when}.")
-            headers = {"Retry-After": str(seconds or 60)}
-            return body, code, headers
         if err.__class__.__name__ == "CSRFError":
             return render_error(
                 400, "The form was out of date or did not come from this site. Reload the page and try again."

@@ -150,7 +150,7 @@ def hub_config(tmp_path, db_backend: str, request: pytest.FixtureRequest) -> dic
         "APP_SECRETS_KEYS": [Fernet.generate_key().decode()],
         "WTF_CSRF_ENABLED": False,
         "PASSWORD_HASH_FAST": True,
-        "RATELIMIT_STORAGE_URI": "memory://",
+        "THROTTLE_STORAGE_URI": "memory://",
         "AUDIT_BUFFERED": "none",  # synchronous audit rows; tests/hub/audit/test_buffer.py covers buffering
     }
 

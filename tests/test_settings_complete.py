@@ -24,7 +24,7 @@ LOADER = "sso/config.py"  # reads keys by name from the declarations, never by l
 
 # Keys Flask or an extension owns and documents: code may read them without declaring them.
 FOREIGN_KEYS = frozenset({"TESTING", "DEBUG", "SERVER_NAME", "PREFERRED_URL_SCHEME"})
-FOREIGN_PREFIXES = ("SQLALCHEMY_", "RATELIMIT_", "WTF_", "SESSION_", "REMEMBER_")
+FOREIGN_PREFIXES = ("SQLALCHEMY_", "WTF_", "SESSION_", "REMEMBER_")
 
 # Which declarations each package may read: the hub never depends on the plugin's keys.
 DECLARED_FOR = {

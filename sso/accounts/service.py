@@ -12,6 +12,7 @@ import csv
 import hashlib
 import hmac
 import io
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -30,6 +31,9 @@ from sso.base.identity import clean_email, clean_login, clean_name, normalize_ke
 
 from .models import User, new_session_nonce
 from .passwords import hash_password, verify_password
+from .throttle import LoginThrottle
+
+_throttle_lock = threading.Lock()
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
@@ -239,9 +243,12 @@ def authenticate(identifier: object, password: object) -> User:
     tell whether the login exists. :class:`AccountDisabled` (a LoginFailed) is raised only
     after the right password for a deactivated account.
     """
-    identifier = identifier if isinstance(identifier, str) else ""
+    text = identifier[:300] if isinstance(identifier, str) else ""
+    return _check_password(find_user(text) if text.strip() else None, password)
+
+
+def _check_password(user: User | None, password: object) -> User:
     password = password if isinstance(password, str) else ""
-    user = find_user(identifier[:300]) if identifier.strip() else None
     if len(password) > MAX_PASSWORD_LENGTH:
         password = password[:MAX_PASSWORD_LENGTH]
     ok = verify_password(user.password_hash if user is not None else None, password)
@@ -252,21 +259,54 @@ def authenticate(identifier: object, password: object) -> User:
     return user
 
 
-def log_in(identifier: object, password: object) -> User:
-    """The login use case: :func:`authenticate`, with ``login_ok`` or ``login_failed`` in
-    the audit log. Raises :class:`LoginFailed` (or :class:`AccountDisabled`).
+def login_throttle() -> LoginThrottle:
+    """The app's login throttle (made on first use from the ``LOGIN_LIMIT_*`` settings)."""
+    features = context.hub_state().features
+    throttle: LoginThrottle | None = features.get("accounts.throttle")
+    if throttle is None:
+        with _throttle_lock:
+            throttle = features.get("accounts.throttle")
+            if throttle is None:
+                config = current_app.config
+                throttle = features["accounts.throttle"] = LoginThrottle(
+                    config["THROTTLE_STORAGE_URI"], config["LOGIN_LIMIT_IP"], config["LOGIN_LIMIT_LOGIN"],
+                    context.clock(), prefix=config["THROTTLE_PREFIX"],
+                )
+    return throttle
 
+
+def _account_keys(text: str, user: User | None) -> list[str]:
+    # Every spelling of one account (login, e-mail, any case) shares the account's counter;
+    # an unknown name is counted under its normalised form.
+    return [f"user:{user.id}"] if user is not None else [f"name:{normalize_key(text)}"]
+
+
+def log_in(identifier: object, password: object, *, ip: str) -> User:
+    """The login use case: throttle, :func:`authenticate`, and ``login_ok`` or
+    ``login_failed`` in the audit log.
+
+    Raises :class:`~.throttle.Throttled` when the client IP or the account has had too many
+    failures (checked before the password, so a locked-out guess costs no hash and tells
+    nothing), :class:`LoginFailed` (or :class:`AccountDisabled`) otherwise, and
+    :class:`~.throttle.ThrottleUnavailable` when the shared counters cannot be reached.
     An unknown login is recorded as ``(unknown)``: it is often a password typed in the
     wrong field, so the submitted text is never stored.
     """
+    text = identifier[:300] if isinstance(identifier, str) else ""
+    user = find_user(text) if text.strip() else None
+    keys = _account_keys(text, user)
+    throttle = login_throttle()
+    throttle.check(ip, keys)
     try:
-        user = authenticate(identifier, password)
+        user = _check_password(user, password)
     except LoginFailed as err:
+        throttle.failed(ip, keys)
         detail = {"login": err.user.login if err.user is not None else "(unknown)"}
         if isinstance(err, AccountDisabled):
             detail["reason"] = "disabled"
         record("login_failed", user=err.user, detail=detail)
         raise
+    throttle.succeeded(ip, keys)
     record("login_ok", user=user, actor=user.login)
     return user
 

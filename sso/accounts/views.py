@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
 from ..connected_apps.service import list_apps
 from sso.base.errors import ValidationError
-from sso.base.extensions import limiter, login_manager
+from sso.base.extensions import login_manager
 from sso.base.redirects import origin_of, safe_return_to
 from .forms import LoginForm, LogoutForm, SetPasswordForm
 from .models import User
-from sso.base.identity import normalize_key
+from .throttle import Throttled
 from .service import (
     AccountDisabled,
     InvalidSetPasswordLink,
@@ -39,32 +40,12 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
-def _login_key() -> str:
-    """Rate-limit key: the submitted login, normalised (so ``Ann`` and ``ann`` share it)."""
-    return "login:" + normalize_key(str(request.form.get("login", ""))[:300])
-
-
-def _ip_limit() -> str:
-    return str(current_app.config["LOGIN_LIMIT_IP"])
-
-
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_LIMIT_LOGIN"])
-
-
-def _failed(response) -> bool:  # type: ignore[no-untyped-def]
-    """Only failed attempts count against the limits."""
-    return bool(response.status_code != 302)
-
-
 def _next_target(value: str | None) -> str:
     return safe_return_to(value, ()) or url_for("portal.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_ip_limit, methods=["POST"], scope="login-ip", deduct_when=_failed)
-@limiter.limit(_login_limit, key_func=_login_key, methods=["POST"], scope="login-name", deduct_when=_failed)
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     """Login with login or e-mail; one generic message for every failure."""
     form = LoginForm()
     if request.method == "GET":
@@ -78,7 +59,10 @@ def login():  # type: ignore[no-untyped-def]
                 "The form was out of date. Please try again.")), 400
         return render_template("accounts/login.html", form=form, error="Enter your login and password."), 400
     try:
-        user = log_in(form.login.data or "", form.password.data or "")
+        user = log_in(form.login.data or "", form.password.data or "", ip=request.remote_addr or "")
+    except Throttled as err:
+        page = render_template("accounts/login.html", form=form, error=err.message)
+        return page, 429, {"Retry-After": str(err.retry_after)}
     except AccountDisabled as err:
         return render_template("accounts/login.html", form=form, error=err.message), 403
     except LoginFailed as err:

@@ -33,7 +33,7 @@ def test_generates_keys_once_into_instance(tmp_path: Path, caplog: pytest.LogCap
     assert second["APP_SECRETS_KEYS"] == first["APP_SECRETS_KEYS"]
     assert "generated" not in caplog.text
     assert first["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'sso.sqlite3'}"
-    assert first["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert first["THROTTLE_STORAGE_URI"] == "memory://"
 
 
 def test_secret_keys_never_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -54,7 +54,7 @@ def test_environment_values_are_used(tmp_path: Path) -> None:
     })
     assert cfg["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example/sso"
     assert cfg["APP_SECRETS_KEYS"] == [k1, k2]
-    assert cfg["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/1"
+    assert cfg["THROTTLE_STORAGE_URI"] == "redis://127.0.0.1:6379/1"
     assert cfg["SESSION_COOKIE_SECURE"] is True
     assert cfg["BASE_URL"] == "https://sso.example"
     assert cfg["SESSION_COOKIE_HTTPONLY"] is True and cfg["SESSION_COOKIE_SAMESITE"] == "Lax"
@@ -166,7 +166,7 @@ def test_tunable_values_come_from_the_environment(tmp_path: Path) -> None:
 def test_derived_keys_follow_given_values(tmp_path: Path) -> None:
     cfg = load_config(tmp_path, environ={}, overrides={"REDIS_URL": "redis://r.example/2",
                                                       "BASE_URL": "https://sso.example"})
-    assert cfg["RATELIMIT_STORAGE_URI"] == "redis://r.example/2"
+    assert cfg["THROTTLE_STORAGE_URI"] == "redis://r.example/2"
     assert cfg["SESSION_COOKIE_SECURE"] is True and cfg["REMEMBER_COOKIE_SECURE"] is True
 
 

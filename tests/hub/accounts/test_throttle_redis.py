@@ -16,8 +16,8 @@ from tests.conftest import PLUGINS
 def test_two_instances_share_the_limit(hub_config, redis_url: str) -> None:  # type: ignore[no-untyped-def]
     from sso.accounts.service import create_user
 
-    config = {**hub_config, "RATELIMIT_STORAGE_URI": redis_url, "LOGIN_LIMIT_LOGIN": "3 per minute",
-              "RATELIMIT_KEY_PREFIX": "t" + secrets.token_hex(4)}
+    config = {**hub_config, "THROTTLE_STORAGE_URI": redis_url, "LOGIN_LIMIT_LOGIN": "3 per minute",
+              "THROTTLE_PREFIX": "t" + secrets.token_hex(4)}
     first = create_app(dict(config), plugins=PLUGINS)
     with first.app_context():
         db.create_all()
