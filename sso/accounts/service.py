@@ -19,12 +19,13 @@ from typing import IO, Any
 
 from flask import current_app, has_request_context, url_for
 from flask_sqlalchemy.pagination import Pagination
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from sso.audit import record
 from sso.base import context
+from sso.base.clock import Clock
 from sso.base.db import db, transaction
 from sso.base.errors import HubError, NotFound, ValidationError
 from sso.base.identity import clean_email, clean_login, clean_name, normalize_key
@@ -322,7 +323,21 @@ def _serializer() -> URLSafeTimedSerializer:
     """
     config = current_app.config
     keys = [*reversed(config["SECRET_KEY_FALLBACKS"]), config["SECRET_KEY"]]
-    return URLSafeTimedSerializer(keys, salt="sso.set-password")
+    return URLSafeTimedSerializer(
+        keys, salt="sso.set-password", signer=ClockSigner, signer_kwargs={"clock": context.clock()}
+    )
+
+
+class ClockSigner(TimestampSigner):
+    """itsdangerous's timestamp signer with the app's clock: links are stamped, and their
+    age is judged, by the same injectable time as everything else."""
+
+    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self._clock.time())
 
 
 def _binding(user: User) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
@@ -81,15 +80,17 @@ def test_set_password_link_is_single_use(app, client) -> None:  # type: ignore[n
             use_set_password_token(token, "another-password")
 
 
-def test_set_password_link_expires_and_is_signed(app) -> None:  # type: ignore[no-untyped-def]
+def test_set_password_link_expires_and_is_signed(app, clock) -> None:  # type: ignore[no-untyped-def]
+    app.config["SET_PASSWORD_MAX_AGE"] = 3600
     with app.app_context():
         user = create_user("new", "new@example.com")
         token = make_set_password_token(user)
-        app.config["SET_PASSWORD_MAX_AGE"] = 0
-        time.sleep(1.1)
+        clock.advance(3600)
+        assert check_set_password_token(token).id == user.id  # an hour old: still valid
+        clock.advance(2)
         with pytest.raises(InvalidSetPasswordLink):
             check_set_password_token(token)
-        app.config["SET_PASSWORD_MAX_AGE"] = 3600
+        app.config["SET_PASSWORD_MAX_AGE"] = 7200
         assert check_set_password_token(token).id == user.id
         forged = URLSafeTimedSerializer("wrong-key", salt="sso.set-password").dumps({"u": user.id, "b": "x"})
         for bad in (forged, token[:-2] + "xx", "", "a.b.c"):
@@ -152,17 +153,13 @@ def test_import_bytes_with_bom(app) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("db_backend", BOTH, indirect=True)
-def test_import_100k_rows_is_fast(app, db_backend: str) -> None:  # type: ignore[no-untyped-def]
-    rows = ["login,email,name"] + [f"user{i},user{i}@example.com,User {i}" for i in range(100_000)]
+def test_import_of_many_rows_is_idempotent(app, db_backend: str) -> None:  # type: ignore[no-untyped-def]
+    """Several bulk chunks (the speed of 100,000 rows is measured in bench/bench_accounts.py)."""
+    rows = ["login,email,name"] + [f"user{i},user{i}@example.com,User {i}" for i in range(12_000)]
     text = "\n".join(rows) + "\n"
     with app.app_context():
-        started = time.perf_counter()
         result = import_users_csv(io.StringIO(text))
-        elapsed = time.perf_counter() - started
-        assert result.created == 100_000 and not result.errors
-        assert elapsed < 30, elapsed
-        started = time.perf_counter()
+        assert result.created == 12_000 and not result.errors
         again = import_users_csv(io.StringIO(text))
-        assert again.unchanged == 100_000 and again.created == 0
-        assert time.perf_counter() - started < 30
-    print(f"\n100k import on {db_backend}: {elapsed:.1f} s")
+        assert again.unchanged == 12_000 and again.created == 0
+        assert find_user("user11999@example.com").name == "User 11999"
