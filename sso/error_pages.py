@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 
+from flask.typing import ResponseReturnValue
 from flask import Flask, render_template
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .base.errors import HubError
 
@@ -27,7 +28,7 @@ _MESSAGES = {
 }
 
 
-def render_error(status: int, message: str | None = None, title: str | None = None):  # type: ignore[no-untyped-def]
+def render_error(status: int, message: str | None = None, title: str | None = None) -> tuple[str, int]:
     """Return the error page response for ``status`` with a plain ``message``."""
     text = message or _MESSAGES.get(status, _MESSAGES[400])
     return render_template("error.html", status=status, message=text, title=title), status
@@ -37,22 +38,22 @@ def init_app(app: Flask) -> None:
     """Register the error handlers."""
 
     @app.errorhandler(HubError)
-    def handle_hub_error(err: HubError):  # type: ignore[no-untyped-def]
+    def handle_hub_error(err: HubError) -> ResponseReturnValue:
         return render_error(err.status, err.message, title=err.title)
 
     @app.errorhandler(HTTPException)
-    def handle_http(err: HTTPException):  # type: ignore[no-untyped-def]
+    def handle_http(err: HTTPException) -> ResponseReturnValue:
         status = err.code or 500
         if err.__class__.__name__ == "CSRFError":
             return render_error(
                 400, "The form was out of date or did not come from this site. Reload the page and try again."
             )
-        response = render_error(status)
-        if status == 405 and getattr(err, "valid_methods", None):
-            return response[0], status, {"Allow": ", ".join(err.valid_methods)}
-        return response
+        page, code = render_error(status)
+        if isinstance(err, MethodNotAllowed) and err.valid_methods:
+            return page, code, {"Allow": ", ".join(err.valid_methods)}
+        return page, code
 
     @app.errorhandler(Exception)
-    def handle_unexpected(err: Exception):  # type: ignore[no-untyped-def]
+    def handle_unexpected(err: Exception) -> ResponseReturnValue:
         log.exception("unhandled error")
         return render_error(500)

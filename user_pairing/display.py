@@ -117,7 +117,7 @@ def to_csv(rows: Iterable[PairingRow]) -> str:
 def to_table(rows: Iterable[PairingRow], width: int = 32) -> str:
     """The rows as a plain text table for a terminal (values made visible and shortened)."""
     columns = ("status", "hub_login", "hub_email", "app_login", "app_email", "hint")
-    lines = [columns]
+    lines: list[tuple[str, ...]] = [columns]
     for row in rows:
         data = row.to_dict()
         lines.append(tuple(visible(str(data[c]) if data[c] is not None else "-", 200 if c == "hint" else width)

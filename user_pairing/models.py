@@ -14,12 +14,12 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sso.base.clock import utcnow
-from sso.base.db import db
+from sso.base.db import Base
 
 from .matching import DirectoryUser
 
 
-class DirectorySetting(db.Model):  # type: ignore[name-defined,misc]
+class DirectorySetting(Base):
     """How to reach one connected app's user directory (one per app)."""
 
     __tablename__ = "pairing_directories"
@@ -32,7 +32,7 @@ class DirectorySetting(db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
-class PairingSnapshot(db.Model):  # type: ignore[name-defined,misc]
+class PairingSnapshot(Base):
     """The app's users as last fetched successfully, and the error of the last failed refresh.
 
     A failed refresh only sets ``error``/``error_at``: the users and ``taken_at`` of the

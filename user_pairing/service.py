@@ -70,7 +70,7 @@ def set_directory(
             raise ConfigError("The directory URL is too long (at most 2048 characters).")
         if token is None and setting is not None and setting.encrypted_token and setting.kind != "csv":
             token = secret_box().decrypt(setting.encrypted_token)
-    DirectoryConfig(kind, url, token).validate()  # type: ignore[arg-type]
+    DirectoryConfig(kind, url, token).validate()
     with transaction():
         if setting is None:
             setting = DirectorySetting(app_id=app.id)

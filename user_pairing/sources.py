@@ -298,10 +298,11 @@ class CsvSource(DirectorySource):
     def _text(self) -> str:
         data = self.data
         if isinstance(data, bytes):
+            raw = data
             try:
-                data = data.decode("utf-8-sig")
+                data = raw.decode("utf-8-sig")
             except UnicodeDecodeError as err:
-                line = data.count(b"\n", 0, err.start) + 1
+                line = raw[: err.start].count(b"\n") + 1
                 raise SourceError(
                     "malformed", f"Line {line} of the CSV file is not UTF-8; save the file as UTF-8."
                 ) from err
@@ -321,7 +322,9 @@ class CsvSource(DirectorySource):
                     "malformed",
                     f"Line 1 of the CSV file must be the header login,email,name; {', '.join(missing)} is missing.",
                 )
-            at = {name: columns.index(name) for name in ("login", "email", "name", "active") if name in columns}
+            at: dict[str, int] = {
+                name: columns.index(name) for name in ("login", "email", "name", "active") if name in columns
+            }
             users = []
             for row in reader:
                 if not any(cell.strip() for cell in row):

@@ -7,6 +7,7 @@ last good snapshot.
 
 from __future__ import annotations
 
+from flask.typing import ResponseReturnValue
 from flask import Blueprint, Response, current_app, flash, make_response, redirect, render_template, request, url_for
 
 from sso.base.access import admin_required
@@ -30,7 +31,7 @@ def _visible(value: str | None, limit: int = 80) -> str:
 
 
 @bp.app_template_filter("user_key")
-def _user_key(user) -> str:  # type: ignore[no-untyped-def]
+def _user_key(user) -> str:
     return service.user_key(user)
 
 
@@ -45,7 +46,7 @@ def _back(slug: str) -> Response:
 
 @bp.get("/<slug>")
 @admin_required
-def page(slug: str):  # type: ignore[no-untyped-def]
+def page(slug: str) -> ResponseReturnValue:
     app = get_app(slug)
     result = service.full_report(app)
     status = display.parse_status(request.args.get("status"))
@@ -104,7 +105,7 @@ def _download(body: str, mimetype: str, filename: str) -> Response:
 
 @bp.post("/<slug>/directory")
 @admin_required
-def directory(slug: str):  # type: ignore[no-untyped-def]
+def directory(slug: str) -> ResponseReturnValue:
     app = get_app(slug)
     form = DirectoryForm()
     if not form.validate_on_submit():
@@ -120,7 +121,7 @@ def directory(slug: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/<slug>/refresh")
 @admin_required
-def refresh(slug: str):  # type: ignore[no-untyped-def]
+def refresh(slug: str) -> ResponseReturnValue:
     app = get_app(slug)
     form = RefreshForm()
     if not form.validate_on_submit():
@@ -141,7 +142,7 @@ def refresh(slug: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/<slug>/create-in-app")
 @admin_required
-def create_in_app(slug: str):  # type: ignore[no-untyped-def]
+def create_in_app(slug: str) -> ResponseReturnValue:
     app = get_app(slug)
     form = FixForm()
     if not form.validate_on_submit():
@@ -162,7 +163,7 @@ def create_in_app(slug: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/<slug>/create-in-hub")
 @admin_required
-def create_in_hub(slug: str):  # type: ignore[no-untyped-def]
+def create_in_hub(slug: str) -> ResponseReturnValue:
     app = get_app(slug)
     form = FixForm()
     if not form.validate_on_submit():

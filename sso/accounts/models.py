@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sso.base.clock import utcnow
-from sso.base.db import db
+from sso.base.db import Base
 
 
 def new_session_nonce() -> str:
@@ -17,7 +17,7 @@ def new_session_nonce() -> str:
     return secrets.token_urlsafe(16)
 
 
-class User(db.Model):  # type: ignore[name-defined,misc]
+class User(Base):
     """A person who logs in at the hub.
 
     ``login_key`` and ``email_key`` hold the normalised forms that carry the

@@ -10,12 +10,14 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask import Flask, current_app
+from flask import Flask
+
+from sso.base import context
 
 __all__ = ["DUMMY_HASH", "PRODUCTION_PARAMETERS", "hash_password", "make_hasher", "verify_password"]
 
 PRODUCTION_PARAMETERS = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
-_FAST_PARAMETERS = {"time_cost": 1, "memory_cost": 64, "parallelism": 1}
+_FAST_PARAMETERS = {"time_cost": 1, "memory_cost": 64, "parallelism": 1}  # tests only
 
 # A hash of a random password nobody knows, with the production parameters: verified
 # for unknown logins so every attempt costs exactly one hash computation.
@@ -24,7 +26,10 @@ DUMMY_HASH = "$argon2id$v=19$m=19456,t=2,p=1$5enEhEriH9SjT0uwkbwI2g$7pvT1a+UMdZD
 
 def make_hasher(fast: bool = False) -> PasswordHasher:
     """An argon2id hasher with the production parameters (or test ones if ``fast``)."""
-    return PasswordHasher(**(_FAST_PARAMETERS if fast else PRODUCTION_PARAMETERS))
+    chosen = _FAST_PARAMETERS if fast else PRODUCTION_PARAMETERS
+    return PasswordHasher(
+        time_cost=chosen["time_cost"], memory_cost=chosen["memory_cost"], parallelism=chosen["parallelism"]
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -32,11 +37,12 @@ def init_app(app: Flask) -> None:
     fast = bool(app.config.get("PASSWORD_HASH_FAST"))
     hasher = make_hasher(fast)
     dummy = hasher.hash(secrets.token_urlsafe(24)) if fast else DUMMY_HASH
-    app.extensions["sso_passwords"] = (hasher, dummy)
+    context.hub_state(app).features["accounts.passwords"] = (hasher, dummy)
 
 
 def _hasher() -> tuple[PasswordHasher, str]:
-    return current_app.extensions["sso_passwords"]  # type: ignore[no-any-return]
+    pair: tuple[PasswordHasher, str] = context.hub_state().features["accounts.passwords"]
+    return pair
 
 
 def hash_password(password: str) -> str:

@@ -15,7 +15,7 @@ import io
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from flask import current_app, has_request_context, url_for
 from flask_sqlalchemy.pagination import Pagination
@@ -420,8 +420,8 @@ class ImportResult:
 
 def _rows(stream: IO[str] | IO[bytes] | Iterable[str]) -> Iterable[tuple[int, dict[str, str]]]:
     if isinstance(stream, io.BufferedIOBase) or hasattr(stream, "mode") and "b" in getattr(stream, "mode", ""):
-        stream = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
-    reader = csv.DictReader(stream)  # type: ignore[arg-type]
+        stream = io.TextIOWrapper(cast(IO[bytes], stream), encoding="utf-8-sig", newline="")
+    reader = csv.DictReader(cast(Iterable[str], stream))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if "login" not in header or "email" not in header:
         raise ValidationError("The CSV file needs a header line with at least login,email (and optionally name).")

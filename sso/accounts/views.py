@@ -74,7 +74,7 @@ def login() -> ResponseReturnValue:
 
 
 @bp.post("/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     """End the hub session and ask each connected app to end its own (front-channel).
 
     Guaranteed: the hub session ends at once and for good. The session cookie is cleared
@@ -103,12 +103,12 @@ def logout():  # type: ignore[no-untyped-def]
     return render_template("accounts/signed_out.html", apps=apps)
 
 
-def _origin(url: str) -> str:
-    return origin_of(url) or "'none'"
+def _origin(url: str | None) -> str:
+    return (origin_of(url) if url else None) or "'none'"
 
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
-def set_password(token: str):  # type: ignore[no-untyped-def]
+def set_password(token: str) -> ResponseReturnValue:
     """Choose a password through a set-password link (single use, expiring)."""
     try:
         user = check_set_password_token(token)

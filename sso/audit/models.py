@@ -9,10 +9,10 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sso.base.clock import utcnow
-from sso.base.db import db
+from sso.base.db import Base
 
 
-class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
+class AuditEvent(Base):
     """One audited event."""
 
     __tablename__ = "audit_events"

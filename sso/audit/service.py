@@ -11,7 +11,7 @@ from flask import Flask, current_app, has_app_context, has_request_context, requ
 from flask_login import current_user
 
 from sso.base import context
-from sso.base.db import db, in_transaction
+from sso.base.db import Base, db, in_transaction
 from .buffer import AuditBuffer, parse_buffered
 from .models import AuditEvent
 
@@ -68,7 +68,7 @@ def _clip(value: Any) -> Any:
     return str(value)[:_MAX_DETAIL]
 
 
-_BUFFER_KEY = "sso_audit_buffer"
+_BUFFER_KEY = "audit.buffer"  # in the hub state's features
 _buffer_lock = threading.Lock()
 
 
@@ -83,18 +83,19 @@ def buffered_events(app: Flask | None = None) -> frozenset[str]:
 
 def audit_buffer(app: Flask | None = None, *, create: bool = True) -> AuditBuffer | None:
     """This process's audit buffer of ``app`` (made on first use, again after a fork)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    buffer: AuditBuffer | None = app.extensions.get(_BUFFER_KEY)
+    features = context.hub_state(app).features
+    buffer: AuditBuffer | None = features.get(_BUFFER_KEY)
     if buffer is not None and buffer.pid == os.getpid():
         return buffer
     if not create:
         return None
     with _buffer_lock:
-        buffer = app.extensions.get(_BUFFER_KEY)
+        buffer = features.get(_BUFFER_KEY)
         if buffer is None or buffer.pid != os.getpid():
-            with app.app_context():
+            target = app if app is not None else current_app
+            with target.app_context():
                 engine = db.engine
-            buffer = app.extensions[_BUFFER_KEY] = AuditBuffer(engine, AuditEvent.__table__)
+            buffer = features[_BUFFER_KEY] = AuditBuffer(engine, Base.metadata.tables[AuditEvent.__tablename__])
         return buffer
 
 
@@ -108,11 +109,10 @@ def flush(app: Flask | None = None) -> int:
 
 def close_buffer(app: Flask | None = None) -> None:
     """Flush and stop this process's audit buffer of ``app`` (tests; orderly shutdown)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     buffer = audit_buffer(app, create=False)
     if buffer is not None:
         buffer.close()
-        app.extensions.pop(_BUFFER_KEY, None)
+        context.hub_state(app).features.pop(_BUFFER_KEY, None)
 
 
 def record(

@@ -8,12 +8,12 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sso.base.clock import utcnow
-from sso.base.db import db
+from sso.base.db import Base
 
 DEFAULT_TOKEN_LIFETIME = 900  # seconds, Shopify's 15 minutes
 
 
-class ConnectedApp(db.Model):  # type: ignore[name-defined,misc]
+class ConnectedApp(Base):
     """An app users can jump to with a Multipass token."""
 
     __tablename__ = "connected_apps"
@@ -37,7 +37,7 @@ class ConnectedApp(db.Model):  # type: ignore[name-defined,misc]
         return f"<ConnectedApp {self.slug!r}>"
 
 
-class AppSecret(db.Model):  # type: ignore[name-defined,misc]
+class AppSecret(Base):
     """One Multipass secret of an app, Fernet-encrypted. The current one issues tokens;
     earlier ones stay listed until retired so the app can accept both during a change-over."""
 

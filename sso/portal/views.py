@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask.typing import ResponseReturnValue
 from flask import Blueprint, Flask, render_template
 from flask_login import current_user, login_required
 
@@ -15,7 +16,7 @@ bp = Blueprint("portal", __name__)
 
 @bp.get("/")
 @login_required
-def home():  # type: ignore[no-untyped-def]
+def home() -> ResponseReturnValue:
     """One button per enabled connected app."""
     return render_template("portal/home.html")
 

@@ -32,6 +32,8 @@ def test_production_config_uses_production_hasher(app) -> None:  # type: ignore[
 
     cfg = {k: v for k, v in app.config.items() if k in {"SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "APP_SECRETS_KEYS"}}
     prod = create_app({**cfg, "INSTANCE_PATH": app.instance_path}, plugins=PLUGINS)
-    hasher, dummy = prod.extensions["sso_passwords"]
+    from sso.base.context import hub_state
+
+    hasher, dummy = hub_state(prod).features["accounts.passwords"]
     assert hasher.memory_cost == 19456 and hasher.time_cost == 2 and hasher.parallelism == 1
     assert dummy == DUMMY_HASH

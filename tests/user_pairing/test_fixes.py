@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from sso.base.db import db
 from tests.conftest import HUB_ADMIN_PASSWORD
 
 from .conftest import INVOICING_SCIM_TOKEN
@@ -59,7 +60,7 @@ def test_create_in_app_then_refresh_shows_dave_paired(demo_hub, admin_client, in
     with demo_hub.app_context():
         from sso.audit.models import AuditEvent
 
-        events = [e.event for e in AuditEvent.query.order_by(AuditEvent.id)]
+        events = [e.event for e in db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id))]
     assert "pairing_created_in_app" in events and "pairing_fix_failed" in events
 
 
@@ -112,7 +113,7 @@ def test_no_create_in_app_without_provisioning(demo_hub, admin_client, base_url)
     with demo_hub.app_context():
         from sso.accounts.models import User
 
-        dave = User.query.filter_by(login="dave").one()
+        dave = db.session.scalars(db.select(User).filter_by(login="dave")).one()
         key = user_key(DirectoryUser(dave.login, dave.email, dave.name, dave.active, str(dave.id)))
     text = admin_client.post("/admin/pairing/invoices/create-in-app", data={"key": key}, follow_redirects=True).get_data(as_text=True)
     assert "cannot create users" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sso.base.db import db
 from tests.conftest import free_port
 
 from .directory_server import TOKEN, Directories, scim_user
@@ -158,7 +159,7 @@ def test_directory_form_stores_the_token_encrypted_and_never_shows_it(demo_hub, 
     page = response.get_data(as_text=True)
     assert "Directory saved" in page and TOKEN not in page and "token stored (not shown)" in page
     with demo_hub.app_context():
-        stored = DirectorySetting.query.one()
+        stored = db.session.scalars(db.select(DirectorySetting)).one()
         assert TOKEN not in stored.encrypted_token
         assert directory_config(get_app("invoices")).token == TOKEN
     # An empty token keeps the stored one.

@@ -62,9 +62,12 @@ def test_exactly_one_hash_per_attempt(app, client, auth, monkeypatch: pytest.Mon
             calls.append("hash")
             return super().hash(password, salt=salt)
 
-    hasher, dummy = app.extensions["sso_passwords"]
+    from sso.base.context import hub_state
+
+    features = hub_state(app).features
+    hasher, dummy = features["accounts.passwords"]
     counting = CountingHasher(time_cost=hasher.time_cost, memory_cost=hasher.memory_cost, parallelism=1)
-    monkeypatch.setitem(app.extensions, "sso_passwords", (counting, dummy))
+    monkeypatch.setitem(features, "accounts.passwords", (counting, dummy))
     for identifier, password in [("nobody", "x"), ("ann", "wrong"), ("ann", HUB_USER_PASSWORD)]:
         calls.clear()
         auth.login(identifier, password)

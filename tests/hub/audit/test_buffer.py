@@ -19,6 +19,7 @@ from sso.audit.models import AuditEvent
 from sso.audit.service import audit_buffer, close_buffer
 from sso.config import load_config
 from sso.base.errors import ConfigError
+from sso.base.context import hub_state
 from sso.base.db import db, transaction
 
 BOTH = pytest.mark.parametrize(
@@ -41,7 +42,7 @@ def _buffered(app, **options) -> AuditBuffer:  # type: ignore[no-untyped-def]
     app.config["AUDIT_BUFFERED"] = frozenset({"jump"})
     with app.app_context():
         buffer = AuditBuffer(db.engine, AuditEvent.__table__, **options)
-    app.extensions["sso_audit_buffer"] = buffer
+    hub_state(app).features["audit.buffer"] = buffer
     return buffer
 
 
@@ -155,7 +156,7 @@ def test_none_keeps_everything_synchronous(app, client, auth, connected_app) -> 
     auth.login()
     assert client.get("/sso/jump/invoices").status_code == 302
     assert len(_rows(app, "jump")) == 1
-    assert "sso_audit_buffer" not in app.extensions
+    assert "audit.buffer" not in hub_state(app).features
 
 
 def test_inside_a_transaction_is_never_buffered(app, slow) -> None:  # type: ignore[no-untyped-def]
@@ -194,7 +195,7 @@ def test_a_forked_process_gets_its_own_buffer(app, slow) -> None:  # type: ignor
     finally:
         slow.pid = fresh.pid
         fresh.close()
-        app.extensions["sso_audit_buffer"] = slow
+        hub_state(app).features["audit.buffer"] = slow
 
 
 def test_failed_flush_is_retried_then_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
