@@ -333,7 +333,8 @@ def run(kind: str, clients: int, seconds: float, rounds: int, logins: int, hub_a
                 result.cpu_us = (workers_cpu_seconds(masters[name]) - cpu_before) / max(result.requests, 1) * 1e6
                 results[name].append(result)
                 print(f"[{kind}] round {number} {name}: {result.rps:7.1f} req/s  p50 {result.percentile(0.5):5.1f} ms"
-                      f"  p99 {result.percentile(0.99):6.1f} ms  CPU {result.cpu_us:5.0f} µs/req  errors {result.errors}",
+                      f"  p99 {result.percentile(0.99):6.1f} ms  CPU {result.cpu_us:5.0f} µs/req"
+                      f"  errors {result.errors}",
                       flush=True)
         return Figures(kind, results["hub"], results["bare"], results["bare+write"], login_times)
 
@@ -352,7 +353,8 @@ def table(all_figures: Sequence[Figures]) -> str:
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     summary = ["", "| database | ratio hub/bare req/s, median (per round) | hub/(bare + audit row) "
-               "| hub p99 ms (worst round) | login POST ms, median (min–max) | target |", "|---|---|---:|---:|---:|---|"]
+               "| hub p99 ms (worst round) | login POST ms, median (min–max) | target |",
+               "|---|---|---:|---:|---:|---|"]
     for fig in all_figures:
         for name, results in (("hub `/sso/jump/<slug>`", fig.hub), ("bare Flask", fig.bare),
                               ("bare Flask + audit row", fig.bare_write)):
@@ -363,9 +365,9 @@ def table(all_figures: Sequence[Figures]) -> str:
                 f"| {_spread([r.cpu_us for r in results])} "
                 f"| {sum(r.errors for r in results)} |"
             )
-        ratios = [h.rps / b.rps for h, b in zip(fig.hub, fig.bare)]
+        ratios = [h.rps / b.rps for h, b in zip(fig.hub, fig.bare, strict=True)]
         worst_p99 = max(r.percentile(0.99) for r in fig.hub)
-        write_ratio = statistics.median(h.rps / w.rps for h, w in zip(fig.hub, fig.bare_write))
+        write_ratio = statistics.median(h.rps / w.rps for h, w in zip(fig.hub, fig.bare_write, strict=True))
         ok = statistics.median(ratios) >= TARGET_RATIO and worst_p99 < TARGET_P99_MS
         summary.append(
             f"| {fig.db} | {statistics.median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)}) "
@@ -405,7 +407,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(result)
     if args.no_write:
         return
-    command = "`.venv/bin/python bench/bench_jump.py" + ("" if args.db == "sqlite,postgres" else f" --db {args.db}") + "`"
+    db_option = "" if args.db == "sqlite,postgres" else f" --db {args.db}"
+    command = f"`.venv/bin/python bench/bench_jump.py{db_option}`"
     text = f"""# Jump benchmark
 
 Command: {command}

@@ -64,11 +64,14 @@ def create_app(
     error_pages.init_app(app)
     security.init_app(app)
 
-    from .accounts import admin as accounts_admin, cli as accounts_cli, views as accounts_views
-    from .admin import audit as audit_views
-    from .connected_apps import cli as apps_cli, views as apps_views
-    from .flows import views as flows_views
     from . import health
+    from .accounts import admin as accounts_admin
+    from .accounts import cli as accounts_cli
+    from .accounts import views as accounts_views
+    from .admin import audit as audit_views
+    from .connected_apps import cli as apps_cli
+    from .connected_apps import views as apps_views
+    from .flows import views as flows_views
     from .portal import views as portal_views
 
     portal_views.init_app(app)

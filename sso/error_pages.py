@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from flask.typing import ResponseReturnValue
 from flask import Flask, render_template
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .base.errors import HubError

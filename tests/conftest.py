@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from sso.connected_apps.service import get_app
 from sso.base.errors import HubError
+from sso.connected_apps.service import get_app
 
 from . import display, service
 from .errors import PairingError

@@ -10,10 +10,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from cachetools import LRUCache
 from flask import current_app
 from sqlalchemy import func, select
-
-from cachetools import LRUCache
 
 from sso.accounts.models import User
 from sso.accounts.service import create_user, make_set_password_token, set_password_url
@@ -27,7 +26,7 @@ from sso.connected_apps.service import secret_box
 from .errors import ConfigError, FixError, SourceError
 from .matching import DirectoryUser, PairingRow, Status, match_users
 from .models import DirectorySetting, PairingSnapshot
-from .sources import DEFAULT_TIMEOUT, SOURCE_KINDS, DirectoryConfig, DirectorySource, safe_url
+from .sources import SOURCE_KINDS, DirectoryConfig, DirectorySource, safe_url
 
 HUB_NAME = "the hub"
 EVENTS = (
@@ -221,7 +220,9 @@ def _find_row(app: ConnectedApp, status: Status, login: str | None, key: str | N
         if (key is not None and user_key(user) == key) or (key is None and user.login == login):
             return row
     place = app.name if status is Status.MISSING_IN_APP else HUB_NAME
-    raise FixError(f"This user is not listed as missing in {place} (any more); reload the page or refresh the snapshot.")
+    raise FixError(
+        f"This user is not listed as missing in {place} (any more); reload the page or refresh the snapshot."
+    )
 
 
 def create_in_app(

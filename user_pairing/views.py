@@ -7,13 +7,13 @@ last good snapshot.
 
 from __future__ import annotations
 
-from flask.typing import ResponseReturnValue
 from flask import Blueprint, Response, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from sso.base.access import admin_required
-from sso.connected_apps.service import get_app
 from sso.base.errors import ValidationError
 from sso.base.pagination import Page, page_arg
+from sso.connected_apps.service import get_app
 
 from . import display, service
 from .errors import ConfigError, FixError, SourceError

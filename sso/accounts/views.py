@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
-from ..connected_apps.service import list_apps
 from sso.base.errors import ValidationError
 from sso.base.extensions import login_manager
 from sso.base.redirects import origin_of, safe_return_to
+
+from ..connected_apps.service import list_apps
 from .forms import LoginForm, LogoutForm, SetPasswordForm
 from .models import User
-from .throttle import Throttled
 from .service import (
     AccountDisabled,
     InvalidSetPasswordLink,
@@ -22,6 +22,7 @@ from .service import (
     log_out,
     use_set_password_token,
 )
+from .throttle import Throttled
 
 bp = Blueprint("accounts", __name__)
 

@@ -181,7 +181,7 @@ class AuditBuffer:
                     else:
                         conn.execute(self._insert, rows)  # a list of rows: the driver's executemany
                 return len(rows)
-            except Exception as err:  # noqa: BLE001 - any database error: retry once, then log
+            except Exception as err:
                 if attempt == 1:
                     log.warning("audit buffer: writing %d event(s) failed (%s); retrying once",
                                 len(rows), type(err).__name__)
@@ -219,7 +219,7 @@ def _copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> No
     with cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row([json.dumps(row[name]) if is_json else row[name]
-                            for name, is_json in zip(names, as_json)])
+                            for name, is_json in zip(names, as_json, strict=True)])
 
 
 class _AtExit:
@@ -233,5 +233,5 @@ class _AtExit:
         if buffer is not None and buffer.pid == os.getpid():
             try:
                 buffer.flush()
-            except Exception:  # noqa: BLE001 - at exit, a log line is all that is left
+            except Exception:
                 log.exception("audit buffer: flush at exit failed")

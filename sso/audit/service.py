@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from sso.base import context
 from sso.base.db import Base, db, in_transaction
+
 from .buffer import AuditBuffer, parse_buffered
 from .models import AuditEvent
 

@@ -27,7 +27,7 @@ from sso.base.redirects import normalize_origin, origin_of
 from sso.multipass import MultipassCodec
 
 from .models import DEFAULT_TOKEN_LIFETIME, AppSecret, ConnectedApp
-from .secrets import SecretBox, SecretDecryptionError, check_pasted_secret, generate_secret
+from .secrets import SecretBox, check_pasted_secret, generate_secret
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 TOKEN_PLACEHOLDER = "{token}"
@@ -154,7 +154,9 @@ def _settings(data: dict[str, Any], current: ConnectedApp | None = None) -> dict
         "name": clean_name(pick("name", current.name if current else None)),
         "allowed_origins": origins,
         "login_url_template": check_login_url_template(template, origins),
-        "token_lifetime": clean_lifetime(pick("token_lifetime", current.token_lifetime if current else DEFAULT_TOKEN_LIFETIME)),
+        "token_lifetime": clean_lifetime(
+            pick("token_lifetime", current.token_lifetime if current else DEFAULT_TOKEN_LIFETIME)
+        ),
         "enabled": bool(pick("enabled", current.enabled if current else True)),
         "logout_url": clean_logout_url(pick("logout_url", current.logout_url if current else None), origins),
     }

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sso.multipass import MultipassCodec
+
 from .protocol import SignOnProtocol, add_query_parameter, escape_token
 
 if TYPE_CHECKING:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask.typing import ResponseReturnValue
 from flask import Blueprint, Flask, render_template
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from ..accounts.forms import LogoutForm

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 NASTY = [
     "", " ", "\x00", "\r\n", "%00", "%ff", "<script>alert(1)</script>", "' OR 1=1 --",

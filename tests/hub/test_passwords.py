@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
 from argon2.low_level import Type
-import pytest
 
 from sso.accounts.passwords import DUMMY_HASH, PRODUCTION_PARAMETERS, make_hasher
 from tests.conftest import PLUGINS

@@ -107,8 +107,8 @@ def test_no_create_in_app_without_provisioning(demo_hub, admin_client, base_url)
     page = admin_client.post("/admin/pairing/invoices/refresh", follow_redirects=True).get_data(as_text=True)
     assert "Snapshot refreshed: 3 users" in page
     assert "Create in app" not in page and "Create in hub" in page
-    from user_pairing.service import user_key
     from user_pairing import DirectoryUser
+    from user_pairing.service import user_key
 
     with demo_hub.app_context():
         from sso.accounts.models import User

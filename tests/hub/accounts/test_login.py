@@ -54,7 +54,7 @@ def test_exactly_one_hash_per_attempt(app, client, auth, monkeypatch: pytest.Mon
     calls: list[str] = []
 
     class CountingHasher(PasswordHasher):
-        def verify(self, hash, password):  # type: ignore[no-untyped-def]  # noqa: A002
+        def verify(self, hash, password):  # type: ignore[no-untyped-def]
             calls.append("verify")
             return super().verify(hash, password)
 

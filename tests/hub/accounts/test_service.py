@@ -8,7 +8,6 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from sso.accounts.models import User
-from sso.base.identity import normalize_key
 from sso.accounts.service import (
     InvalidSetPasswordLink,
     LoginFailed,
@@ -22,8 +21,9 @@ from sso.accounts.service import (
     update_user,
     use_set_password_token,
 )
-from sso.base.errors import ValidationError
 from sso.base.db import db
+from sso.base.errors import ValidationError
+from sso.base.identity import normalize_key
 
 BOTH = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

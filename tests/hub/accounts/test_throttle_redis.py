@@ -8,8 +8,7 @@ import pytest
 
 from sso import create_app
 from sso.base.db import db
-from tests.conftest import AuthActions
-from tests.conftest import PLUGINS
+from tests.conftest import PLUGINS, AuthActions
 
 
 @pytest.mark.redis

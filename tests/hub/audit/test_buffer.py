@@ -17,10 +17,10 @@ from sso.audit import flush, record
 from sso.audit.buffer import AuditBuffer, parse_buffered
 from sso.audit.models import AuditEvent
 from sso.audit.service import audit_buffer, close_buffer
-from sso.config import load_config
-from sso.base.errors import ConfigError
 from sso.base.context import hub_state
 from sso.base.db import db, transaction
+from sso.base.errors import ConfigError
+from sso.config import load_config
 
 BOTH = pytest.mark.parametrize(
     "db_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True

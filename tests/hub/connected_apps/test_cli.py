@@ -44,8 +44,8 @@ def test_apps_add_errors(app, runner) -> None:  # type: ignore[no-untyped-def]
                                 "https://x.example/{token}", "--secret-stdin"], input="abc\n")
     assert short.exit_code != 0
     with app.app_context():
-        from sso.connected_apps.models import ConnectedApp
         from sso.base.db import db
+        from sso.connected_apps.models import ConnectedApp
 
         assert db.session.scalars(db.select(ConnectedApp.slug)).all() == ["inv"]
 
@@ -74,9 +74,9 @@ def test_apps_list(runner) -> None:  # type: ignore[no-untyped-def]
 def test_rewrap_secrets_after_key_rotation(app, runner) -> None:  # type: ignore[no-untyped-def]
     from cryptography.fernet import Fernet
 
-    from sso.connected_apps.secrets import SecretBox
-    from sso.connected_apps.models import AppSecret
     from sso.base.db import db
+    from sso.connected_apps.models import AppSecret
+    from sso.connected_apps.secrets import SecretBox
 
     result = runner.invoke(args=["apps", "add", "inv", "--name", "Invoices", "--login-url", "https://inv.example/l/{token}"])
     secret = result.output.strip().splitlines()[-1]

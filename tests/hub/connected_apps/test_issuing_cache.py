@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from sso.base.db import db
+from sso.base.errors import NotFound, ValidationError
 from sso.connected_apps.service import (
     IssuingApp,
     codec_for,
@@ -14,8 +16,6 @@ from sso.connected_apps.service import (
     rotate_secret,
     update_connected_app,
 )
-from sso.base.errors import NotFound, ValidationError
-from sso.base.db import db
 from sso.multipass import MultipassCodec
 
 BOTH = pytest.mark.parametrize(

@@ -6,6 +6,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
+from sso.base.db import db
+from sso.base.errors import NotFound, ValidationError
 from sso.connected_apps.secrets import SecretBox, SecretDecryptionError, generate_secret
 from sso.connected_apps.service import (
     accepted_secrets,
@@ -20,8 +22,6 @@ from sso.connected_apps.service import (
     set_secret,
     update_connected_app,
 )
-from sso.base.errors import NotFound, ValidationError
-from sso.base.db import db
 
 BOTH = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 ORIGINS = ["https://app.example"]
