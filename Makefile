@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run lint test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,15 +18,21 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m examples.demo
 
-# The whole suite (hub tests on SQLite, a subset on PostgreSQL), then the hub and pairing
-# tests once more with PostgreSQL as the hub's database.
-test: install
+# Lint and types: ruff over everything, mypy with the settings in pyproject.toml.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Lint and types, the whole suite (hub tests on SQLite, a subset on PostgreSQL), then the hub
+# and pairing tests once more with PostgreSQL as the hub's database.
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	SSO_TEST_HUB_DB=postgres $(BIN)/python -m pytest -q tests/hub tests/user_pairing $(PYTEST_ARGS)
 
 # Benchmarks (not tests): each prints a table and rewrites its bench/README-*.md.
 bench: install
 	$(BIN)/python bench/bench_multipass.py
+	$(BIN)/python bench/bench_accounts.py --postgres
 	$(BIN)/python bench/bench_pairing.py
 	$(BIN)/python bench/bench_jump.py
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask
+
+from sso.base import context
 
 __all__ = ["AppLink", "add_app_link", "app_links"]
 
-_KEY = "sso.connected_apps.links"
+_KEY = "connected_apps.links"  # in the hub state's features
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class AppLink:
 
 def add_app_link(app: Flask, label: str, endpoint: str) -> None:
     """Show ``label`` per connected app on the admin page, linking ``endpoint``."""
-    links: list[AppLink] = app.extensions.setdefault(_KEY, [])
+    links: list[AppLink] = context.hub_state(app).features.setdefault(_KEY, [])
     if any(link.endpoint == endpoint for link in links):
         raise ValueError(f"an app link to {endpoint!r} is already registered")
     links.append(AppLink(label, endpoint))
@@ -33,5 +35,5 @@ def add_app_link(app: Flask, label: str, endpoint: str) -> None:
 
 def app_links() -> list[AppLink]:
     """The links registered on the current app, in registration order."""
-    links: list[AppLink] = current_app.extensions.get(_KEY, [])
+    links: list[AppLink] = context.hub_state().features.get(_KEY, [])
     return links
