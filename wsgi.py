@@ -4,7 +4,6 @@ The hub with the user-pairing plugin (its admin pages and ``pairing`` commands).
 """
 
 import user_pairing.hub
-
 from sso import create_app
 
 app = create_app(plugins=[user_pairing.hub])

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from sso.multipass import MultipassCodec
 from examples.stack import postgres_schema
+from sso.multipass import MultipassCodec
 from tests.conftest import POSTGRES_URL, free_port
 from tests.deploy.conftest import HubInstances, flask_cli, running
 
