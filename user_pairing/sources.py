@@ -12,7 +12,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -29,8 +29,8 @@ MAX_PAGES = 10_000
 MAX_USERS = 2_000_000
 
 
-class DirectorySource:
-    """The interface every directory implements.
+class DirectorySource(Protocol):
+    """The interface every directory implements (sources subclass it for the defaults).
 
     ``can_provision``: :meth:`provision` creates accounts. ``needs_upload``: the data comes
     from a file the admin uploads rather than from a URL.

@@ -7,8 +7,7 @@ a registry entry, the views stay the same.
 from __future__ import annotations
 
 import re
-from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
@@ -44,16 +43,15 @@ def add_query_parameter(url: str, name: str, value: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-class SignOnProtocol(ABC):
+class SignOnProtocol(Protocol):
     """Turns (user, app) into the URL that carries the user into the app."""
 
     name: ClassVar[str]
 
-    @abstractmethod
     def claims(self, user: User, app: IssuingApp, return_to: str | None) -> dict[str, object]:
         """What the token says about the user."""
+        ...
 
-    @abstractmethod
     def issue(
         self, user: User, app: IssuingApp, return_to: str | None, *, login_url: str | None = None
     ) -> str:
@@ -63,3 +61,4 @@ class SignOnProtocol(ABC):
         already checked against the app's allowed origins) the token is added to its
         query (service-initiated).
         """
+        ...
