@@ -18,7 +18,6 @@ import platform
 import resource
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -165,11 +164,14 @@ def time_hub(n: int) -> list[str]:
     import sqlalchemy as sa
     from cryptography.fernet import Fernet
 
+    import user_pairing.hub
     from sso import create_app
-    from sso.accounts.models import User, new_session_nonce, utcnow
+    from sso.accounts.models import User, new_session_nonce
     from sso.accounts.service import create_user
-    from sso.connected_apps.service import create_connected_app
+    from sso.base.clock import utcnow
+    from sso.base.context import hub_state
     from sso.base.db import db
+    from sso.connected_apps.service import create_connected_app
     from user_pairing import service
     from user_pairing.models import PairingSnapshot
 
@@ -180,7 +182,7 @@ def time_hub(n: int) -> list[str]:
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/hub.sqlite3", "INSTANCE_PATH": tmp,
             "SECRET_KEY": secrets.token_urlsafe(32), "APP_SECRETS_KEYS": [Fernet.generate_key().decode()],
             "PASSWORD_HASH_FAST": True, "WTF_CSRF_ENABLED": False, "THROTTLE_STORAGE_URI": "memory://",
-        }, plugins=PLUGINS)
+        }, plugins=[user_pairing.hub])
         with app.app_context():
             db.create_all()
             create_user("benchadmin", "benchadmin@bench.invalid", admin=True, password="bench-password-1")
@@ -199,23 +201,26 @@ def time_hub(n: int) -> list[str]:
             db.session.add(snapshot)
             db.session.commit()
 
-            app.extensions.pop("pairing_reports", None)
+            hub_state(app).features.pop("user_pairing.reports", None)
             start = time.perf_counter()
             report = service.report(capp)
             seconds = time.perf_counter() - start
-            rows.append(f"| report through the service (DB load + snapshot + match) | {n:,} | {seconds:.2f} s | < 5 s |")
+            rows.append(
+                f"| report through the service (DB load + snapshot + match) | {n:,} | {seconds:.2f} s | < 5 s |"
+            )
             assert len(report) >= n
         runner = app.test_cli_runner()
-        app.extensions.pop("pairing_reports", None)
+        hub_state(app).features.pop("user_pairing.reports", None)
         start = time.perf_counter()
         result = runner.invoke(args=["pairing", "report", "bench", "--format", "json"])
         seconds = time.perf_counter() - start
         assert result.exit_code == 0, result.output[-500:]
-        rows.append(f"| `pairing report --format json` (in-process CLI, {len(result.output) / 1e6:.0f} MB out) | {n:,} | {seconds:.2f} s | < 5 s |")
+        label = f"`pairing report --format json` (in-process CLI, {len(result.output) / 1e6:.0f} MB out)"
+        rows.append(f"| {label} | {n:,} | {seconds:.2f} s | < 5 s |")
 
         client = app.test_client()
         client.post("/login", data={"login": "benchadmin", "password": "bench-password-1"})
-        app.extensions.pop("pairing_reports", None)
+        hub_state(app).features.pop("user_pairing.reports", None)
         for label, url in (
             ("page 1, first view (report built)", "/admin/pairing/bench"),
             ("page 1 again (report cached)", "/admin/pairing/bench"),
@@ -261,7 +266,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10k and 100k only; do not write the README")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--hub", action="store_true", help="only the hub figures (report, CLI, page); update the README")
+    parser.add_argument(
+        "--hub", action="store_true", help="only the hub figures (report, CLI, page); update the README"
+    )
     args = parser.parse_args()
     if args.rss_child:
         _rss_child(args.rss_child)
@@ -282,14 +289,16 @@ def main() -> None:
     for n, repeat in sizes:
         seconds, mix[n] = time_match(n, repeat)
         target = "< 1 s" if n == 100_000 else "linear"
-        lines.append(f"| match_users (best of {repeat}) | {n:,} | {seconds:.3f} s | {seconds / n * 1e6:.2f} µs | {target} |")
+        per_user = seconds / n * 1e6
+        lines.append(f"| match_users (best of {repeat}) | {n:,} | {seconds:.3f} s | {per_user:.2f} µs | {target} |")
         print(lines[-1], flush=True)
     rss = peak_rss_child(100_000)
     lines.append(f"| peak RSS, fresh process: build + match | 100,000 | {rss:.0f} MB | | < 300 MB |")
     print(lines[-1], flush=True)
     fetched, total, got = time_scim_refresh(100_000)
     assert got == 100_000, got
-    lines.append(f"| SCIM fetch, loopback, pages of {PAGE} | 100,000 | {fetched:.2f} s | {fetched / got * 1e6:.1f} µs | < 15 s |")
+    per_user = fetched / got * 1e6
+    lines.append(f"| SCIM fetch, loopback, pages of {PAGE} | 100,000 | {fetched:.2f} s | {per_user:.1f} µs | < 15 s |")
     lines.append(f"| SCIM fetch + match (full refresh) | 100,000 | {total:.2f} s | | < 15 s |")
     print("\n".join(lines[-2:]), flush=True)
     status_mix = ", ".join(f"{s.value} {c:,}" for s, c in mix[100_000].items())
@@ -312,9 +321,6 @@ The algorithm is linear: dict indexes on the normalised login and e-mail, one pa
 nested loops (conflict groups are walked with per-key cursors, so even thousands of users sharing
 one e-mail stay linear); only the final sort of the rows is n log n. Time per user is nearly flat
 from 10k to 100k; at 1M it grows (see the table) because the working set, several hundred MB of
-import user_pairing.hub
-
-PLUGINS = (user_pairing.hub,)
 Python objects, no longer fits the CPU caches and fresh memory must be faulted in, not because of
 extra work per user. Peak memory is measured as VmHWM of a fresh process that builds both user
 lists and matches them, so it includes the input data.

@@ -226,7 +226,7 @@ def _scim_user(resource: object, where: str) -> DirectoryUser:
     return _directory_user(login, email, name, resource.get("active", True), resource.get("id"))
 
 
-def _directory_user(login: str, email: str | None, name: object, active: object, ref: object) -> DirectoryUser:
+def _directory_user(login: str, email: str, name: object, active: object, ref: object) -> DirectoryUser:
     """A DirectoryUser from loosely typed source fields (non-text names dropped, active by default)."""
     return DirectoryUser(
         login=login,

@@ -1,7 +1,10 @@
 """A small invoicing app that signs its users in through the Multipass SSO hub.
 
-It is the reference for connecting any app to the hub, so it uses only the public API
-of :mod:`sso.multipass` and nothing else from ``sso``. Run it with::
+It is the reference for connecting any app to the hub, so from ``sso`` it uses only the
+token core (:mod:`sso.multipass`) and the hub's pure rules: :mod:`sso.base.identity` (who
+is who: the same comparison the pairing page makes), :mod:`sso.base.redirects` (where a
+browser may be sent) and :mod:`sso.base.errors`. Never the hub's app, database, models or
+plugins; ``tests/examples/invoicing/test_dependencies.py`` checks it. Run it with::
 
     INVOICING_MULTIPASS_SECRETS=... INVOICING_HUB_URL=http://127.0.0.1:5000 \\
         flask --app examples.invoicing run --port 5001

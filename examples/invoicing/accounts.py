@@ -5,19 +5,21 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from sso.base.identity import normalize_key
+
 from .db import db
-from .matching import Identity, NotPaired, decide, normalise
+from .matching import Identity, NotPaired, decide
 from .models import Account
 
 
 def find_by_login(login: str) -> Account | None:
     """The account whose login equals ``login`` once both are normalised."""
-    return db.session.scalar(sa.select(Account).where(Account.login_key == normalise(login)))
+    return db.session.scalar(sa.select(Account).where(Account.login_key == normalize_key(login)))
 
 
 def find_by_email(email: str) -> Account | None:
     """The account whose e-mail equals ``email`` once both are normalised."""
-    return db.session.scalar(sa.select(Account).where(Account.email_key == normalise(email)))
+    return db.session.scalar(sa.select(Account).where(Account.email_key == normalize_key(email)))
 
 
 def account_for(identity: Identity) -> Account:

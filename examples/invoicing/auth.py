@@ -20,7 +20,9 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
+from werkzeug.wrappers import Response as BaseResponse
 
+from sso.base.redirects import safe_return_to
 from sso.multipass import InvalidToken, ReplayStoreError
 
 from . import multipass
@@ -28,7 +30,6 @@ from .accounts import account_for
 from .db import db
 from .matching import LoginRefused, identity_from_claims
 from .models import Account
-from .redirects import safe_return_to
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def _load_user(user_id: str) -> Account | None:
 
 
 @login_manager.unauthorized_handler
-def _unauthorized() -> Response:
+def _unauthorized() -> BaseResponse:
     """Send the visitor to /login, remembering the page asked for (as a relative path)."""
     wanted = request.path
     if request.query_string:
@@ -71,16 +72,17 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-def _own_origin() -> str:
-    return request.host_url
+def _own_origins() -> list[str]:
+    """The one origin a ``return_to`` may name in full: this app's, as the browser reached it."""
+    return [request.host_url]
 
 
 @bp.get("/login")
-def login() -> Response | tuple[str, int]:
+def login() -> BaseResponse | tuple[str, int]:
     """With ``?multipass=``: sign in with the token. Without: go to the hub's login."""
     if "multipass" in request.args:
         return _sign_in(request.args["multipass"])
-    return_to = safe_return_to(request.args.get("return_to"), _own_origin()) or "/"
+    return_to = safe_return_to(request.args.get("return_to"), _own_origins()) or "/"
     if current_user.is_authenticated:
         return redirect(return_to)
     hub = current_app.config["HUB_URL"]
@@ -92,12 +94,12 @@ def login() -> Response | tuple[str, int]:
 # merge_slashes=False: a token in the standard base64 alphabet may hold "//", which
 # Werkzeug would otherwise "fix" with a redirect that changes the token.
 @bp.get("/login/multipass/<path:token>", merge_slashes=False)
-def login_with_token(token: str) -> Response | tuple[str, int]:
+def login_with_token(token: str) -> BaseResponse | tuple[str, int]:
     """The same sign-in, for hubs that put the token in the path."""
     return _sign_in(token)
 
 
-def _sign_in(token: str) -> Response | tuple[str, int]:
+def _sign_in(token: str) -> BaseResponse | tuple[str, int]:
     try:
         claims = multipass.verify(token)
     except ReplayStoreError:
@@ -118,7 +120,7 @@ def _sign_in(token: str) -> Response | tuple[str, int]:
     # Renew the session: nothing from before the login survives (session fixation).
     session.clear()
     login_user(account)
-    target = safe_return_to(claims.get("return_to"), _own_origin()) or url_for("invoices.index")
+    target = safe_return_to(claims.get("return_to"), _own_origins()) or url_for("invoices.index")
     return redirect(target)
 
 
@@ -130,7 +132,7 @@ def _page(status: int, title: str, message: str, fix: str) -> tuple[str, int]:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> BaseResponse:
     """End this app's session (the hub's session is not touched). CSRF-checked form."""
     logout_user()
     session.clear()

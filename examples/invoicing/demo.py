@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from sso.base.identity import normalize_key
+
 from .db import db
-from .matching import normalise
 from .models import Account, Invoice
 
 DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
@@ -51,7 +52,7 @@ def seed_demo(app: Flask) -> tuple[int, int]:
         for login, email, name in DEMO_ACCOUNTS:
             taken = db.session.scalar(
                 sa.select(Account.id).where(
-                    (Account.login_key == normalise(login)) | (Account.email_key == normalise(email))
+                    (Account.login_key == normalize_key(login)) | (Account.email_key == normalize_key(email))
                 )
             )
             if taken is None:
@@ -60,7 +61,7 @@ def seed_demo(app: Flask) -> tuple[int, int]:
         db.session.flush()
         for number, client, cents, login in DEMO_INVOICES:
             if db.session.scalar(sa.select(Invoice.id).where(Invoice.number == number)) is None:
-                issuer = db.session.scalar(sa.select(Account).where(Account.login_key == login))
+                issuer = db.session.scalar(sa.select(Account).where(Account.login_key == normalize_key(login)))
                 db.session.add(Invoice(number=number, client=client, amount_cents=cents, issued_by=issuer))
                 added_invoices += 1
         db.session.commit()
@@ -105,7 +106,7 @@ def bulk_users(app: Flask, count: int) -> int:
 @with_appcontext
 def seed_demo_command() -> None:
     """Create the demo accounts and sample invoices (idempotent)."""
-    accounts, invoices = seed_demo(current_app._get_current_object())  # type: ignore[attr-defined]
+    accounts, invoices = seed_demo(current_app)
     click.echo(f"Demo data: {accounts} account(s) and {invoices} invoice(s) added.")
 
 
@@ -115,5 +116,5 @@ def seed_demo_command() -> None:
 def bulk_users_command(count: int) -> None:
     """Create COUNT synthetic users user000001.. for the pairing benchmark."""
     started = time.perf_counter()
-    inserted = bulk_users(current_app._get_current_object(), count)  # type: ignore[attr-defined]
+    inserted = bulk_users(current_app, count)
     click.echo(f"{inserted} user(s) added in {time.perf_counter() - started:.1f} s.")

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
 from wtforms import DecimalField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
@@ -44,7 +45,7 @@ def index() -> str:
 
 @bp.route("/invoices/new", methods=["GET", "POST"])
 @login_required
-def new() -> str | Response:
+def new() -> str | tuple[str, int] | Response:
     """Show the form; on a valid POST, store the invoice under the next free number."""
     form = InvoiceForm()
     if form.validate_on_submit():

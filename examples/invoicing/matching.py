@@ -1,7 +1,9 @@
 """Which local account does a Multipass token stand for? Pure rules, no Flask, no database.
 
 The hub and this app share users when both hold an account with the *same login and the
-same e-mail* (compared after :func:`normalise`). The rules, in the order they apply:
+same e-mail*, compared with the hub's own rule, :func:`sso.base.identity.normalize_key`
+(the pairing page uses it too, so "paired" there means "may sign in" here). The rules, in
+the order they apply:
 
 - no account has that login and none has that e-mail: create one from the token;
 - one account has both: sign it in (unless it is deactivated);
@@ -18,6 +20,8 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from sso.base.identity import normalize_key
 
 MAX_LOGIN = 150
 MAX_EMAIL = 254
@@ -74,11 +78,6 @@ class Decision:
     account: AccountLike | None = None
 
 
-def normalise(value: str) -> str:
-    """The form in which logins and e-mails are compared: trimmed, Unicode NFC, casefolded."""
-    return unicodedata.normalize("NFC", value.strip()).casefold()
-
-
 def _clean(value: object, limit: int) -> str | None:
     if not isinstance(value, str):
         return None
@@ -124,13 +123,14 @@ def decide(identity: Identity, by_login: AccountLike | None, by_email: AccountLi
         "Make the login and the e-mail the same in both systems (in the hub or in Invoicing), "
         "then sign in again. An administrator can see every unpaired account on the hub's pairing page."
     )
-    if by_login is not None and by_email is None:
+    if by_email is None:
+        assert by_login is not None
         raise NotPaired(
             f"The accounts are not paired: login {by_login.login} is registered here with e-mail "
             f"{by_login.email}, the hub sent {identity.email}.",
             fix,
         )
-    if by_login is None and by_email is not None:
+    if by_login is None:
         raise NotPaired(
             f"The accounts are not paired: e-mail {by_email.email} is registered here under login "
             f"{by_email.login}, the hub sent login {identity.login}.",
@@ -146,4 +146,4 @@ def decide(identity: Identity, by_login: AccountLike | None, by_email: AccountLi
 
 def _same(a: AccountLike, b: AccountLike) -> bool:
     """Logins are unique (normalised), so equal logins mean one account."""
-    return normalise(a.login) == normalise(b.login)
+    return normalize_key(a.login) == normalize_key(b.login)

@@ -7,20 +7,21 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from sso.base.identity import normalize_key
+
 from .db import db
-from .matching import normalise
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class Account(db.Model):  # type: ignore[name-defined,misc]
+class Account(db.Model):  # type: ignore[name-defined]
     """A user of the invoicing app.
 
     ``login`` and ``email`` keep what was entered; ``login_key`` and ``email_key`` hold the
-    normalised forms (trimmed, NFC, casefolded) and carry the uniqueness, so ``Ann`` and
-    ``ann`` can never be two accounts.
+    forms of :func:`sso.base.identity.normalize_key` (the hub's rule) and carry the uniqueness,
+    so ``Ann`` and ``ann`` can never be two accounts.
     """
 
     __tablename__ = "accounts"
@@ -41,9 +42,9 @@ class Account(db.Model):  # type: ignore[name-defined,misc]
         """An account with its normalised keys filled in."""
         return cls(
             login=login,
-            login_key=normalise(login),
+            login_key=normalize_key(login),
             email=email,
-            email_key=normalise(email),
+            email_key=normalize_key(email),
             name=name or login,
             active=active,
         )
@@ -65,7 +66,7 @@ class Account(db.Model):  # type: ignore[name-defined,misc]
         return str(self.id)
 
 
-class Invoice(db.Model):  # type: ignore[name-defined,misc]
+class Invoice(db.Model):  # type: ignore[name-defined]
     """A sample invoice. Amounts are whole cents (SQLite has no exact decimal type)."""
 
     __tablename__ = "invoices"

@@ -15,6 +15,9 @@ from .errors import ValidationError
 __all__ = ["clean_email", "clean_login", "clean_name", "normalize_key", "normalize_keys"]
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_LOGIN_LENGTH = 64  # its key is at most 3x longer (case folding: "ﬃ" -> "ffi"): fits 200
+MAX_EMAIL_LENGTH = 254
+MAX_EMAIL_KEY_LENGTH = 400  # the hub's email_key column
 
 
 def normalize_key(value: str | None) -> str:
@@ -55,8 +58,8 @@ def clean_login(value: object) -> str:
     text = unicodedata.normalize("NFC", str(value or "").strip())
     if not text:
         raise ValidationError("The login is required.")
-    if len(text) > 64:
-        raise ValidationError("The login is longer than 64 characters.")
+    if len(text) > MAX_LOGIN_LENGTH:
+        raise ValidationError(f"The login is longer than {MAX_LOGIN_LENGTH} characters.")
     if not _printable(text) or any(ch.isspace() for ch in text):
         raise ValidationError("The login must not contain spaces or control characters.")
     return text
@@ -67,8 +70,10 @@ def clean_email(value: object) -> str:
     text = unicodedata.normalize("NFC", str(value or "").strip())
     if not text:
         raise ValidationError("The e-mail address is required.")
-    if len(text) > 254 or not _EMAIL.fullmatch(text) or not _printable(text):
+    if len(text) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(text) or not _printable(text):
         raise ValidationError(f"{text[:80]!r} is not a valid e-mail address.")
+    if len(normalize_key(text)) > MAX_EMAIL_KEY_LENGTH:
+        raise ValidationError("The e-mail address is too long once its letters are compared case-insensitively.")
     return text
 
 

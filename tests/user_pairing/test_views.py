@@ -214,3 +214,16 @@ def test_unknown_app_is_404(admin_client) -> None:  # type: ignore[no-untyped-de
 
 def test_apps_page_links_to_pairing(demo_hub, admin_client) -> None:  # type: ignore[no-untyped-def]
     assert 'href="/admin/pairing/invoices"' in admin_client.get("/admin/apps/").get_data(as_text=True)
+
+
+def test_app_user_without_an_email_is_listed_searched_and_fixable(demo_hub, admin_client, base_url, directories) -> None:  # type: ignore[no-untyped-def]
+    """A SCIM user with no ``emails`` at all: shown as missing in the hub, found by search,
+    and offered its fix, never a 500."""
+    directories.users = [scim_user(1, userName="noemail", emails=[])]
+    set_directory(demo_hub, "scim", f"{base_url}/scim", TOKEN)
+    refresh(demo_hub)
+    page = admin_client.get("/admin/pairing/invoices?q=noemail")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert row_statuses(text) == ["missing_in_hub"] and "noemail" in text
+    assert admin_client.get("/admin/pairing/invoices.csv").status_code == 200

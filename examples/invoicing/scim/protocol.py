@@ -78,7 +78,7 @@ def _integer(args: Mapping[str, str], name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
     text = raw.strip()
-    if not re.fullmatch(r"[+-]?\d{1,%d}" % MAX_INT_DIGITS, text):
+    if not re.fullmatch(rf"[+-]?\d{{1,{MAX_INT_DIGITS}}}", text):
         raise ScimError(400, f"{name} must be an integer, not {raw[:40]!r}", "invalidValue")
     return int(text)
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hmac
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 from sqlalchemy.exc import IntegrityError
 
+from sso.base.identity import normalize_key
+
 from ..db import db
-from ..matching import normalise
 from ..models import Account
 from .protocol import (
     CONTENT_TYPE,
@@ -69,9 +70,10 @@ def _authenticate() -> None:
 
 
 _COLUMNS = (Account.id, Account.login, Account.email, Account.name, Account.active, Account.created_at)
+_UserRow = sa.Row[int, str, str, str, bool, datetime]  # what selecting _COLUMNS gives
 
 
-def _resource(row: sa.Row[Any] | Account, users_url: str) -> dict[str, Any]:
+def _resource(row: _UserRow | Account, users_url: str) -> dict[str, Any]:
     created = row.created_at
     if created.tzinfo is None:  # SQLite returns naive datetimes; they were stored in UTC
         created = created.replace(tzinfo=UTC)
@@ -98,13 +100,11 @@ def list_users() -> Response:
     where: list[sa.ColumnElement[bool]] = []
     if wanted is not None:
         column = Account.login_key if wanted.attribute == "userName" else Account.email_key
-        where.append(column == normalise(wanted.value))
+        where.append(column == normalize_key(wanted.value))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(Account).where(*where)) or 0
-    rows = []
-    if paging.count:
-        # Plain rows, not ORM objects: a page of 1,000 users stays cheap.
-        query = sa.select(*_COLUMNS).where(*where).order_by(Account.id).offset(paging.offset).limit(paging.count)
-        rows = db.session.execute(query).all()
+    query = sa.select(*_COLUMNS).where(*where).order_by(Account.id).offset(paging.offset).limit(paging.count)
+    # Plain rows, not ORM objects: a page of 1,000 users stays cheap.
+    rows = db.session.execute(query).all() if paging.count else []
     users_url = _users_url()
     return _json(list_response([_resource(row, users_url) for row in rows], total, paging.start_index))
 
@@ -132,7 +132,7 @@ def create_user() -> Response:
         (Account.login_key, new.login, "userName"),
         (Account.email_key, new.email, "e-mail"),
     ):
-        if db.session.scalar(sa.select(Account.id).where(column == normalise(value))) is not None:
+        if db.session.scalar(sa.select(Account.id).where(column == normalize_key(value))) is not None:
             raise ScimError(409, f"A user with this {label} already exists", "uniqueness")
     account = Account.new(new.login, new.email, new.name, active=new.active)
     db.session.add(account)

@@ -13,8 +13,9 @@ from examples.invoicing.matching import (
     NotPaired,
     decide,
     identity_from_claims,
-    normalise,
 )
+from examples.invoicing.models import Account
+from sso.base.identity import normalize_key
 
 
 @dataclass
@@ -27,10 +28,31 @@ class Acc:
 ANN = Identity(login="ann", email="ann@example.com", name="Ann")
 
 
-def test_normalise_trims_composes_and_casefolds() -> None:
-    assert normalise("  ERIN@Example.COM ") == "erin@example.com"
-    assert normalise("Stra\u00dfe") == normalise("STRASSE")
-    assert normalise("Zo\u0065\u0301") == normalise("Zo\u00e9")
+@pytest.mark.parametrize(
+    ("login", "email"),
+    [
+        ("  ERIN ", "ERIN@Example.COM "),
+        ("Stra\u00dfe", "STRA\u1e9eE@example.com"),
+        ("Zo\u0065\u0301", "zo\u00e9@example.com"),
+        ("stra\u00df\u0301e", "\u00a0x@example.com\t"),
+    ],
+)
+def test_accounts_are_keyed_with_the_hubs_rule(login: str, email: str) -> None:
+    account = Account.new(login, email)
+    assert (account.login_key, account.email_key) == (normalize_key(login), normalize_key(email))
+
+
+def test_keys_trim_compose_and_casefold() -> None:
+    assert Account.new("  Erin ", "  ERIN@Example.COM ").email_key == "erin@example.com"
+    assert Account.new("Stra\u00dfe", "a@example.com").login_key == Account.new("STRASSE", "a@example.com").login_key
+    assert Account.new("stra\u00df\u0301e", "a@b.c").login_key == Account.new("stras\u015be", "a@b.c").login_key
+
+
+def test_logins_equal_under_the_hubs_rule_are_one_account() -> None:
+    identity = Identity(login="stras\u015be", email="s@example.com", name="S")
+    acc = Acc("stra\u00df\u0301e", "S@example.com")
+    decision = decide(identity, acc, Acc("STRAS\u015aE", "s@example.com"))
+    assert decision.create is False and decision.account is acc
 
 
 def test_unknown_user_is_created() -> None:

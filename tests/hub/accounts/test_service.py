@@ -55,6 +55,18 @@ def test_bad_logins(app, value: str) -> None:  # type: ignore[no-untyped-def]
         create_user(value, "x@example.com")
 
 
+@pytest.mark.parametrize("db_backend", BOTH, indirect=True)
+def test_longest_keys_fit_their_columns(app) -> None:  # type: ignore[no-untyped-def]
+    """Case folding can triple a value's length ("\ufb03" folds to "ffi"): the longest login
+    is stored, an e-mail whose key would overflow its column is refused with a message."""
+    with app.app_context():
+        login = "\ufb03" * 64
+        user = create_user(login, "ffi@example.com")
+        assert find_user("FFI" * 64).id == user.id
+        with pytest.raises(ValidationError, match="too long"):
+            create_user("long", "\ufb03" * 200 + "@example.com")
+
+
 def test_user_without_password_cannot_log_in(app) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
         create_user("nopw", "nopw@example.com")
