@@ -90,6 +90,7 @@ def test_create_in_hub_gives_a_working_set_password_link(demo_hub, client, auth,
     auth.login("admin", HUB_ADMIN_PASSWORD)
     audit = client.get("/admin/audit/").get_data(as_text=True)
     assert "pairing_created_in_hub" in audit
+    assert "user_created" in client.get("/admin/audit/?event=user_created").get_data(as_text=True)
 
 
 def test_fix_buttons_need_a_known_row(demo_hub, admin_client, invoicing_scim) -> None:  # type: ignore[no-untyped-def]
