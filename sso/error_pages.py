@@ -23,6 +23,7 @@ _MESSAGES = {
     404: "This page does not exist.",
     405: "This address does not accept that kind of request.",
     413: "The request is too large.",
+    415: "This address accepts only forms sent from its own pages (form data), not JSON or other content.",
     429: "Too many attempts.",
     500: "Something went wrong on our side. Please try again later.",
 }

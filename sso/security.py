@@ -42,6 +42,29 @@ def set_headers(response: Response) -> Response:
     return response
 
 
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def refuse_non_form_bodies() -> None:
+    """415 for a body that is not an HTML form on every hub endpoint that takes one.
+
+    Every page that accepts a body is an HTML form (Flask-WTF); the hub has no JSON API.
+    Flask-WTF would read a JSON body as the form's data (``{"login": 5}`` reaches the
+    validators as an int), so anything but ``application/x-www-form-urlencoded`` and
+    ``multipart/form-data`` is refused here, once, before any view runs. A request with no
+    body at all (a bare button POST) passes.
+    """
+    if request.method not in _BODY_METHODS:
+        return
+    if request.mimetype in _FORM_TYPES:
+        return
+    if not request.mimetype and not request.content_length and "chunked" not in (
+        request.headers.get("Transfer-Encoding", "").lower()
+    ):
+        return
+    abort(415)
+
+
 def refuse_nul_bytes() -> None:
     """400 for a NUL character anywhere in the path, query or form: no database stores it
     (PostgreSQL refuses it in text) and no legitimate input holds it."""
@@ -56,5 +79,6 @@ def refuse_nul_bytes() -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_non_form_bodies)
     app.before_request(refuse_nul_bytes)
     app.after_request(set_headers)

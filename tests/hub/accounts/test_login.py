@@ -185,3 +185,17 @@ def test_csrf_is_required(csrf_config, app, client) -> None:  # type: ignore[no-
     refused = client.post("/logout")
     assert refused.status_code == 400 and b"Reload" in refused.data
     assert client.get("/").status_code == 200
+
+
+def test_every_spelling_of_an_account_shares_its_counter_and_json_counts_nowhere(  # type: ignore[no-untyped-def]
+    limited_config, app, client, auth
+) -> None:
+    # JSON bodies are refused before the login runs: they neither count nor share a key.
+    for _ in range(5):
+        assert client.post("/login", json={"login": "ann", "password": "x"}).status_code == 415
+    assert auth.login("ann", "wrong-password").status_code == 401
+    assert auth.login("ann@example.com", "wrong-password").status_code == 401
+    assert auth.login(" Ann@Example.COM ", "wrong-password").status_code == 401
+    for spelling in ("ann", "ann@example.com", "ANN"):
+        assert auth.login(spelling, HUB_USER_PASSWORD).status_code == 429, spelling
+    assert auth.login("admin", "admin-password-1").status_code == 302
