@@ -53,10 +53,12 @@ class LoginFailed(HubError):
 
 
 class AccountDisabled(LoginFailed):
-    """The password was right but the account is deactivated."""
+    """The password was right but the account is deactivated.
 
-    status = 403
-    default_message = "This account is disabled. Ask an administrator to enable it."
+    Looks exactly like :class:`LoginFailed` from outside (status, message, one hash): a
+    right password must not be told apart from a wrong one, or a deactivated account
+    becomes a password oracle. Only the audit log records the reason.
+    """
 
 
 class InvalidSetPasswordLink(HubError):
