@@ -45,11 +45,13 @@ class Directories:
         self.users[2] = scim_user(3, emails=[{"value": "first3@example.com"}, {"value": "other3@example.com"}])
         self.users[3] = scim_user(4, active=False)
         self.requests: list[str] = []
+        self.authorizations: list[tuple[str, str]] = []  # (path, Authorization header) of every request
         self.release = threading.Event()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         self.requests.append(request.full_path)
+        self.authorizations.append((request.path, request.headers.get("Authorization", "")))
         response = self.route(request)
         return response(environ, start_response)
 
