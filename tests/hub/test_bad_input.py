@@ -134,3 +134,24 @@ def test_other_bodies_get_415_and_empty_posts_still_work(client, auth, content_t
 def test_json_null_character_is_not_a_500(client) -> None:  # type: ignore[no-untyped-def]
     response = client.post("/login", data='{"login": "a\\u0000b", "password": "x"}', content_type="application/json")
     assert response.status_code == 415
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_the_500_page_rolls_back_a_failed_transaction_first(app, client, auth) -> None:  # type: ignore[no-untyped-def]
+    from sso.base.db import db
+
+    @app.get("/fail-in-transaction-for-test")
+    def fail():  # type: ignore[no-untyped-def]
+        from sso.accounts.models import User
+
+        # A write fails inside the request's transaction (here: a duplicate login), and the
+        # session is left needing a rollback (PostgreSQL: the transaction is aborted).
+        db.session.add(User(login="ann", login_key="ann", email="x@example.com", email_key="x@example.com"))
+        db.session.flush()
+
+    auth.login()
+    response = client.get("/fail-in-transaction-for-test")
+    assert response.status_code == 500
+    assert b"went wrong" in response.data and b"Multipass SSO" in response.data  # the hub's own page
+    assert b"Traceback" not in response.data
+    assert client.get("/").status_code == 200  # and the next request is fine
