@@ -123,6 +123,11 @@ FAILURES = [
     ("malformed JSON", "/badjson", "did not answer with JSON"),
     ("missing page", "/missing", "the list is incomplete"),
     ("timeout", "/slow", "did not answer within 0.3 s"),
+    ("id is a list", "/h-listid", "whose id is not text or a number"),
+    ("50,000-deep nesting", "/h-deep", "nested too deeply"),
+    ("lone surrogate", "/h-surrogate", "not valid Unicode (a lone surrogate)"),
+    ("lone surrogate in the name", "/h-surrogate-name", "not valid Unicode (a lone surrogate)"),
+    ("number too long", "/h-bigint", "cannot be read"),
 ]
 
 
@@ -139,6 +144,11 @@ def test_failed_refresh_keeps_the_last_good_snapshot(scim_hub, admin_client, bas
     assert "The last refresh failed" in page and "still shows the last good snapshot" in page
     assert counts(page) == counts(before)
     assert TOKEN not in page
+    with scim_hub.app_context():
+        from sso.audit.models import AuditEvent
+
+        (failed,) = db.session.scalars(db.select(AuditEvent).where(AuditEvent.event == "pairing_refresh_failed"))
+        assert message in failed.detail["error"]
     # Reloading keeps showing the error and the old rows until a refresh succeeds.
     again = admin_client.get("/admin/pairing/invoices").get_data(as_text=True)
     assert "The last refresh failed" in again and counts(again) == counts(before)
