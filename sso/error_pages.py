@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request, url_for
+from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, SecurityError
 
 from .base.db import db
 from .base.errors import HubError
@@ -57,7 +58,17 @@ def render_error(status: int, message: str | None = None, title: str | None = No
     except Exception:  # the error page must not fail in turn
         log.warning("the error page could not be drawn; using the plain one", exc_info=True)
         _rollback()
-        return render_template("error_plain.html", status=status, message=text, title=title), status
+        return plain_page(status, text, title), status
+
+
+def plain_page(status: int, message: str, title: str | None = None) -> str:
+    """The error page that needs no data, no user and no URL map (a refused ``Host`` has none)."""
+    if request_ctx.url_adapter is None:  # the request's host was refused: no URL can be built
+        root = request.script_root
+        style, home = f"{root}/static/style.css", f"{root}/"
+    else:
+        style, home = url_for("static", filename="style.css"), url_for("portal.home")
+    return render_template("error_plain.html", status=status, message=message, title=title, style=style, home=home)
 
 
 def database_unavailable(err: BaseException) -> bool:
@@ -70,7 +81,7 @@ def database_unavailable(err: BaseException) -> bool:
 def unavailable_page(dependency: str) -> ResponseReturnValue:
     """503 with Retry-After, on the page that needs no data."""
     log.warning("%s unavailable: answering 503", dependency)
-    page = render_template("error_plain.html", status=503, message=_MESSAGES[503], title="Temporarily unavailable")
+    page = plain_page(503, _MESSAGES[503], "Temporarily unavailable")
     return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
@@ -90,6 +101,8 @@ def init_app(app: Flask) -> None:
         status = err.code or 500
         if status >= 500:
             _rollback()
+        if isinstance(err, SecurityError):  # a Host that is not in TRUSTED_HOSTS
+            return plain_page(400, "This site is not served at this address."), 400
         if err.__class__.__name__ == "CSRFError":
             return render_error(
                 400, "The form was out of date or did not come from this site. Reload the page and try again."

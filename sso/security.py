@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, g, request
+from flask import Flask, Response, abort, current_app, g, request
 
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 _CSP_BASE = (
@@ -39,7 +39,19 @@ def set_headers(response: Response) -> Response:
         headers.add("Content-Security-Policy", _csp())
     if "cache-control" not in present and response.mimetype == "text/html":
         headers.add("Cache-Control", "no-store")
+    hsts = _hsts()
+    if hsts and "strict-transport-security" not in present:
+        headers.add("Strict-Transport-Security", hsts)
     return response
+
+
+def _hsts() -> str | None:
+    """The Strict-Transport-Security value when the hub is served over HTTPS: its public
+    URL is ``https://`` or this request came over HTTPS (directly or from a trusted proxy)."""
+    config = current_app.config
+    if request.is_secure or str(config["BASE_URL"] or "").startswith("https://"):
+        return f"max-age={int(config['HSTS_MAX_AGE'])}"
+    return None
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
