@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request, url_for
+from flask import Flask, current_app, render_template, request, url_for
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -68,7 +68,10 @@ def plain_page(status: int, message: str, title: str | None = None) -> str:
         style, home = f"{root}/static/style.css", f"{root}/"
     else:
         style, home = url_for("static", filename="style.css"), url_for("portal.home")
-    return render_template("error_plain.html", status=status, message=message, title=title, style=style, home=home)
+    # Straight from the Jinja environment: no context processors (they read the user and
+    # the menu from the database).
+    template = current_app.jinja_env.get_template("error_plain.html")
+    return template.render(status=status, message=message, title=title, style=style, home=home)
 
 
 def database_unavailable(err: BaseException) -> bool:
