@@ -95,6 +95,8 @@ class Stack:
             SSO_DATABASE_URL=self.hub_database_url or f"sqlite:///{self.workdir / 'hub.sqlite'}",
             SSO_SECRET_KEY=keys["SSO_SECRET_KEY"],
             SSO_APP_SECRETS_KEY=keys["SSO_APP_SECRETS_KEY"],
+            # Links (set-password) are built from it, and the hub answers only to its host.
+            SSO_BASE_URL=self.hub_url,
             FLASK_APP="wsgi",
         )
         if self.redis_url:

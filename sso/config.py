@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -184,6 +185,39 @@ def _redis_url(raw: str, variable: str) -> str:
 
 def _base_url(raw: str, variable: str) -> str | None:
     return _url(raw, variable, {"http", "https"}).rstrip("/") or None
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+# Names and IPv4 addresses: Werkzeug's host check cannot match an IPv6 literal.
+_HOST_NAME = re.compile(r"\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+
+
+def _host_names(raw: str, variable: str) -> list[str]:
+    """Comma-separated host names (``sso.example.com``, ``.example.com`` for every
+    sub-domain) or IPv4 addresses; no scheme, port or path."""
+    hosts = [part.strip().lower().rstrip(".") or part.strip() for part in raw.split(",") if part.strip()]
+    for host in hosts:
+        if not _HOST_NAME.fullmatch(host) or len(host) > 253:
+            raise ConfigError(
+                f"{variable}: {host!r} is not a host name; give names such as sso.example.com, comma-separated"
+                " (no scheme, port or path; .example.com for every sub-domain; IPv6 addresses cannot be listed)"
+            )
+    return hosts
+
+
+def _given_host_names(value: Any, variable: str) -> list[str]:
+    if not value:
+        return []
+    return _host_names(value if isinstance(value, str) else ",".join(value), variable)
+
+
+def _trusted_hosts(instance: Path, values: Mapping[str, Any]) -> list[str]:
+    """The host of ``SSO_BASE_URL`` plus ``SSO_TRUSTED_HOSTS``; with neither, loopback only."""
+    hosts = list(values["EXTRA_TRUSTED_HOSTS"])
+    base = values["BASE_URL"]
+    if base:
+        hosts.insert(0, _host_names(urlsplit(base).hostname or "", PREFIX + "BASE_URL's host")[0])
+    return list(dict.fromkeys(hosts)) or list(LOOPBACK_HOSTS)
 
 
 def _directory(raw: str, variable: str) -> str:
@@ -361,6 +395,18 @@ SETTINGS: tuple[Setting, ...] = (
         "the hub's public URL, for the links the CLI and admin pages show; `https://` turns on Secure cookies",
     ),
     Setting(
+        "EXTRA_TRUSTED_HOSTS", PREFIX + "TRUSTED_HOSTS", "list of host names", [], _host_names,
+        "more host names the hub answers to, besides the host of `SSO_BASE_URL` (comma-separated;"
+        " `.example.com` for every sub-domain); requests for any other `Host` get 400",
+        coerce=_given_host_names,
+    ),
+    Setting(
+        "TRUSTED_HOSTS", None, "list of host names",
+        Computed("the host of `SSO_BASE_URL` plus `SSO_TRUSTED_HOSTS`; with neither, loopback only"
+                 " (`localhost`, `127.0.0.1`)", _trusted_hosts),
+        None, "Flask's host check: a request whose `Host` (or trusted `X-Forwarded-Host`) is not listed gets 400",
+    ),
+    Setting(
         "SESSION_COOKIE_SECURE", PREFIX + "COOKIE_SECURE", "bool",
         Computed("`true` when `SSO_BASE_URL` is `https://`",
                  lambda instance, values: str(values["BASE_URL"] or "").startswith("https://")),
@@ -375,6 +421,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SESSION_COOKIE_SAMESITE", None, "str", "Lax", None, "no session cookie on cross-site subrequests"),
     Setting("REMEMBER_COOKIE_HTTPONLY", None, "bool", True, None, "scripts cannot read the remember cookie"),
     Setting("REMEMBER_COOKIE_SAMESITE", None, "str", "Lax", None, "no remember cookie on cross-site subrequests"),
+    Setting(
+        "SESSION_IDLE_TIMEOUT", PREFIX + "SESSION_IDLE_TIMEOUT", "seconds, 60-86400", 30 * _MINUTE,
+        whole_number(_MINUTE, _DAY),
+        "a hub session unused for this long ends (default 30 minutes); the user logs in again",
+    ),
+    Setting(
+        "SESSION_MAX_AGE", PREFIX + "SESSION_MAX_AGE", "seconds, 300-2592000", 12 * 3600,
+        whole_number(5 * _MINUTE, 30 * _DAY),
+        "a hub session ends this long after its login, however active (default 12 hours)",
+    ),
+    Setting(
+        "HSTS_MAX_AGE", PREFIX + "HSTS_MAX_AGE", "seconds, 0-63072000", 365 * _DAY, whole_number(0, 2 * 365 * _DAY),
+        "`Strict-Transport-Security` max-age sent on responses served over HTTPS (`SSO_BASE_URL` `https://`"
+        " or an HTTPS request); `0` tells browsers to forget it",
+    ),
     Setting(
         "LOGIN_LIMIT_IP", PREFIX + "LOGIN_LIMIT_IP", "rate limit", "20 per minute", _rate_limit,
         "login attempts per client IP",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, g, request
+from flask import Flask, Response, abort, current_app, g, request
 
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 _CSP_BASE = (
@@ -39,7 +39,42 @@ def set_headers(response: Response) -> Response:
         headers.add("Content-Security-Policy", _csp())
     if "cache-control" not in present and response.mimetype == "text/html":
         headers.add("Cache-Control", "no-store")
+    hsts = _hsts()
+    if hsts and "strict-transport-security" not in present:
+        headers.add("Strict-Transport-Security", hsts)
     return response
+
+
+def _hsts() -> str | None:
+    """The Strict-Transport-Security value when the hub is served over HTTPS: its public
+    URL is ``https://`` or this request came over HTTPS (directly or from a trusted proxy)."""
+    config = current_app.config
+    if request.is_secure or str(config["BASE_URL"] or "").startswith("https://"):
+        return f"max-age={int(config['HSTS_MAX_AGE'])}"
+    return None
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def refuse_non_form_bodies() -> None:
+    """415 for a body that is not an HTML form on every hub endpoint that takes one.
+
+    Every page that accepts a body is an HTML form (Flask-WTF); the hub has no JSON API.
+    Flask-WTF would read a JSON body as the form's data (``{"login": 5}`` reaches the
+    validators as an int), so anything but ``application/x-www-form-urlencoded`` and
+    ``multipart/form-data`` is refused here, once, before any view runs. A request with no
+    body at all (a bare button POST) passes.
+    """
+    if request.method not in _BODY_METHODS:
+        return
+    if request.mimetype in _FORM_TYPES:
+        return
+    if not request.mimetype and not request.content_length and "chunked" not in (
+        request.headers.get("Transfer-Encoding", "").lower()
+    ):
+        return
+    abort(415)
 
 
 def refuse_nul_bytes() -> None:
@@ -56,5 +91,6 @@ def refuse_nul_bytes() -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_non_form_bodies)
     app.before_request(refuse_nul_bytes)
     app.after_request(set_headers)

@@ -30,7 +30,11 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "hint",
 )
 MAX_QUERY = 200
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What makes a spreadsheet read a cell as a formula (the full-width forms too: some
+# spreadsheet programs fold them), after any leading white space.
+_FORMULA_START = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# Leading characters that spreadsheets skip or that start a new cell/line on import.
+_CONTROL_START = ("\t", "\r", "\n")
 
 
 def parse_status(value: str | None) -> Status | None:
@@ -94,10 +98,31 @@ def _export_dict(row: PairingRow) -> dict[str, object]:
     return {k: data[k] for k in EXPORT_FIELDS}
 
 
+def _formula_part(part: str) -> bool:
+    return part.startswith(_CONTROL_START) or part.lstrip().startswith(_FORMULA_START)
+
+
+def looks_like_formula(value: str) -> bool:
+    """True when a spreadsheet could run ``value`` (or a part of it) as a formula.
+
+    Checks the first character after leading white space (`` =cmd``, ``\t+x``), a leading
+    tab or line break, and every ``;``-separated part: a spreadsheet set to split on
+    semicolons (many European locales) makes ``a;=cmd`` two cells, the second a formula.
+    """
+    return any(_formula_part(part) for part in value.split(";"))
+
+
+def defuse(value: str) -> str:
+    """``value`` with an apostrophe before every part a spreadsheet would run as a formula
+    (``=cmd`` -> ``'=cmd``, ``a;=cmd`` -> ``a;'=cmd``): shown as text, still readable."""
+    if not looks_like_formula(value):
+        return value
+    return ";".join("'" + part if _formula_part(part) else part for part in value.split(";"))
+
+
 def _cell(value: object) -> object:
-    # A spreadsheet runs a cell that starts with = + - @ as a formula: defuse it.
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if isinstance(value, str):
+        return defuse(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else value
@@ -110,7 +135,7 @@ def to_csv(rows: Iterable[PairingRow]) -> str:
     writer.writerow(EXPORT_FIELDS)
     for row in rows:
         data = row.to_dict()
-        writer.writerow([_cell(data[k]) for k in EXPORT_FIELDS])
+        writer.writerow([_cell(data[k]) for k in EXPORT_FIELDS])  # every cell, the hint included
     return out.getvalue()
 
 

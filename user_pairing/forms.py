@@ -16,7 +16,10 @@ KIND_LABELS = {"scim": "SCIM 2.0", "json": "JSON list (api_token, page)", "csv":
 class DirectoryForm(FlaskForm):
     kind = SelectField("Directory type", choices=[SelectChoice(k, KIND_LABELS[k]) for k in SOURCE_KINDS])
     url = StringField("URL (SCIM base, e.g. https://app.example/scim/v2)", validators=[Optional(), Length(max=2048)])
-    token = PasswordField("Token (leave empty to keep the stored one)", validators=[Optional(), Length(max=4096)])
+    token = PasswordField(
+        "Token (leave empty to keep the stored one; a new URL or type needs it again)",
+        validators=[Optional(), Length(max=4096)],
+    )
 
 
 class RefreshForm(FlaskForm):

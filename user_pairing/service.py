@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from cachetools import LRUCache
 from flask import current_app
@@ -53,8 +54,10 @@ def set_directory(
 ) -> DirectorySetting:
     """Validate and store how ``app``'s users are fetched; the token is stored encrypted.
 
-    An empty ``token`` keeps the stored one (forms never show it back), as long as the kind
-    stays a URL kind. Raises :class:`ConfigError` with what to set.
+    An empty ``token`` keeps the stored one (forms never show it back) only while the kind
+    and the URL stay the same (a trailing slash or the host's letter case aside): a new URL
+    or type needs the token again, so a stored token is never sent to a server it was not
+    entered for. Raises :class:`ConfigError` with what to set.
     """
     kind = (kind or "").strip().lower()
     if kind not in SOURCE_KINDS:
@@ -68,6 +71,12 @@ def set_directory(
         if len(url) > 2048:
             raise ConfigError("The directory URL is too long (at most 2048 characters).")
         if token is None and setting is not None and setting.encrypted_token and setting.kind != "csv":
+            if setting.kind != kind or not _same_target(setting.url or "", url):
+                # The stored token was given for one server: never send it to another.
+                raise ConfigError(
+                    "The directory type or URL changed: enter the token again. The stored token is only "
+                    "sent to the URL it was entered for."
+                )
             token = secret_box().decrypt(setting.encrypted_token)
     DirectoryConfig(kind, url, token).validate()
     with transaction():
@@ -81,6 +90,20 @@ def set_directory(
         record("pairing_directory_set", app=app, actor=actor,
                detail={"kind": kind, "url": safe_url(url) if url else ""})
     return setting
+
+
+def _same_target(old: str, new: str) -> bool:
+    """True when ``new`` points where ``old`` did (scheme, host, port, path, query)."""
+    a, b = urlsplit(old.strip()), urlsplit(new.strip())
+    try:
+        ports = a.port, b.port
+    except ValueError:
+        return False
+    return (
+        (a.scheme.lower(), (a.hostname or ""), ports[0], a.path.rstrip("/"), a.query)
+        == (b.scheme.lower(), (b.hostname or ""), ports[1], b.path.rstrip("/"), b.query)
+        and a.username == b.username and a.password == b.password
+    )
 
 
 def directory_config(app: ConnectedApp) -> DirectoryConfig:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
@@ -108,9 +107,15 @@ class _Http:
             raise SourceError("rejected", f"The directory at {self.where} answered HTTP {status}.")
         try:
             return status, response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        except RecursionError as err:
             raise SourceError(
-                "malformed", f"The directory at {self.where} did not answer with JSON (HTTP {status})."
+                "malformed", f"The directory at {self.where} sent JSON nested too deeply to read."
+            ) from err
+        except ValueError as err:  # not JSON, not UTF-8, or a number too long to read
+            raise SourceError(
+                "malformed",
+                f"The directory at {self.where} did not answer with JSON (HTTP {status}), or with JSON that cannot"
+                " be read.",
             ) from err
 
 
@@ -119,7 +124,28 @@ def _text(value: object, what: str, where: str, *, required: bool = True) -> str
         return ""
     if not isinstance(value, str):
         raise SourceError("malformed", f"The directory at {where} sent a user whose {what} is not text.")
+    return _unicode(value, what, where)
+
+
+def _unicode(value: str, what: str, where: str) -> str:
+    """``value`` if it is valid Unicode: JSON's ``\\ud800`` escapes can carry lone surrogates,
+    which no page, database or export can encode."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise SourceError(
+            "malformed", f"The directory at {where} sent a user whose {what} is not valid Unicode (a lone surrogate)."
+        ) from err
     return value
+
+
+def _ref(value: object, where: str) -> str | None:
+    """A user's id in the directory: text or a whole number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise SourceError("malformed", f"The directory at {where} sent a user whose id is not text or a number.")
+    return _unicode(str(value), "id", where)
 
 
 # -- SCIM 2.0 --------------------------------------------------------------------------------------
@@ -180,6 +206,7 @@ class ScimSource(DirectorySource):
                     f"announced {total} users; the list is incomplete, try again later.",
                 )
             first = resources[0].get("id") if isinstance(resources[0], dict) else None
+            first = _ref(first, http.where)
             if first is not None:
                 if first in seen_first_ids:
                     raise SourceError(
@@ -223,17 +250,20 @@ def _scim_user(resource: object, where: str) -> DirectoryUser:
     name_obj = resource.get("name")
     name = name_obj.get("formatted") if isinstance(name_obj, dict) else None
     name = name or resource.get("displayName")
-    return _directory_user(login, email, name, resource.get("active", True), resource.get("id"))
+    return _directory_user(login, email, name, resource.get("active", True), resource.get("id"), where)
 
 
-def _directory_user(login: str, email: str, name: object, active: object, ref: object) -> DirectoryUser:
-    """A DirectoryUser from loosely typed source fields (non-text names dropped, active by default)."""
+def _directory_user(login: str, email: str, name: object, active: object, ref: object, where: str) -> DirectoryUser:
+    """A DirectoryUser from loosely typed source fields (non-text names dropped, active by default).
+
+    Raises :class:`SourceError` for an id that is neither text nor a number, or any text
+    that is not valid Unicode."""
     return DirectoryUser(
         login=login,
         email=email,
-        name=name if isinstance(name, str) else None,
+        name=_unicode(name, "name", where) if isinstance(name, str) else None,
         active=active if isinstance(active, bool) else True,
-        ref=str(ref) if ref is not None else None,
+        ref=_ref(ref, where),
     )
 
 
@@ -280,7 +310,7 @@ def _json_user(item: object, where: str) -> DirectoryUser:
     if not name:
         parts = [item.get("first_name"), item.get("last_name")]
         name = " ".join(p for p in parts if isinstance(p, str) and p) or None
-    return _directory_user(login, email, name, item.get("active", True), item.get("id"))
+    return _directory_user(login, email, name, item.get("active", True), item.get("id"), where)
 
 
 # -- CSV upload -----------------------------------------------------------------------------------

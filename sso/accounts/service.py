@@ -53,10 +53,12 @@ class LoginFailed(HubError):
 
 
 class AccountDisabled(LoginFailed):
-    """The password was right but the account is deactivated."""
+    """The password was right but the account is deactivated.
 
-    status = 403
-    default_message = "This account is disabled. Ask an administrator to enable it."
+    Looks exactly like :class:`LoginFailed` from outside (status, message, one hash): a
+    right password must not be told apart from a wrong one, or a deactivated account
+    becomes a password oracle. Only the audit log records the reason.
+    """
 
 
 class InvalidSetPasswordLink(HubError):
@@ -107,15 +109,27 @@ def search_users(query: str = "", page: int = 1, per_page: int = 50) -> Paginati
 
 
 def _check_unique(login_key: str, email_key: str, exclude_id: int | None = None) -> None:
+    """Refuse a login or e-mail that names another user, in either field.
+
+    Login and e-mail share one namespace: the login page accepts either, so a login equal
+    to another user's e-mail (or an e-mail equal to another user's login) would make one of
+    the two unable to log in with it.
+    """
+    keys = (login_key, email_key)
     stmt = select(User.login_key, User.email_key).where(
-        or_(User.login_key == login_key, User.email_key == email_key)
+        or_(User.login_key.in_(keys), User.email_key.in_(keys))
     )
     if exclude_id is not None:
         stmt = stmt.where(User.id != exclude_id)
-    for row in db.session.execute(stmt):
-        if row.login_key == login_key:
-            raise ValidationError("A user with this login already exists.")
+    rows = list(db.session.execute(stmt))
+    if any(row.login_key == login_key for row in rows):
+        raise ValidationError("A user with this login already exists.")
+    if any(row.email_key == email_key for row in rows):
         raise ValidationError("A user with this e-mail address already exists.")
+    if any(row.email_key == login_key for row in rows):
+        raise ValidationError("This login is another user's e-mail address; choose another login.")
+    if rows:
+        raise ValidationError("This e-mail address is another user's login; choose another e-mail address.")
 
 
 def check_password_rules(password: str) -> str:
@@ -466,6 +480,12 @@ def import_users_csv(stream: IO[str] | IO[bytes] | Iterable[str], *, actor: str 
             continue
         if email_key in emails:
             result.errors.append((line, f"e-mail {email!r} already belongs to another login"))
+            continue
+        if login_key in emails:
+            result.errors.append((line, f"login {login!r} is another user's e-mail address"))
+            continue
+        if email_key != login_key and email_key in existing:
+            result.errors.append((line, f"e-mail {email!r} is another user's login"))
             continue
         existing[login_key] = email_key
         emails.add(email_key)

@@ -81,6 +81,7 @@ class LoginThrottle:
         self._clock = clock
         self._prefix = prefix
         self._storage = _open_storage(storage_uri)
+        self._storage_scheme = urlsplit(storage_uri).scheme
 
     def check(self, ip: str, account_keys: Iterable[str]) -> None:
         """Raise :class:`Throttled` if any counter of ``ip`` or ``account_keys`` is at or over
@@ -106,6 +107,18 @@ class LoginThrottle:
         now = self._clock.time()
         for key, _limit in self._counters(now, None, account_keys):
             self._call(self._storage.clear, key)
+
+    @property
+    def shared(self) -> bool:
+        """True when the counters live in a store outside this process (Redis)."""
+        return self._storage_scheme != "memory"
+
+    def reachable(self) -> bool:
+        """True when the store answers (always, for the in-process store). Never raises."""
+        try:
+            return bool(self._storage.check())
+        except Exception:  # a store that fails in any way is not reachable
+            return False
 
     def _counters(self, now: float, ip: str | None, account_keys: Iterable[str]) -> list[tuple[str, RateLimitItem]]:
         """The storage key and limit of every counter for these identifiers at ``now``."""

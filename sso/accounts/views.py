@@ -14,7 +14,6 @@ from ..connected_apps.service import list_apps
 from .forms import LoginForm, LogoutForm, SetPasswordForm
 from .models import User
 from .service import (
-    AccountDisabled,
     InvalidSetPasswordLink,
     LoginFailed,
     check_set_password_token,
@@ -64,8 +63,6 @@ def login() -> ResponseReturnValue:
     except Throttled as err:
         page = render_template("accounts/login.html", form=form, error=err.message)
         return page, 429, {"Retry-After": str(err.retry_after)}
-    except AccountDisabled as err:
-        return render_template("accounts/login.html", form=form, error=err.message), 403
     except LoginFailed as err:
         return render_template("accounts/login.html", form=form, error=err.message), 401
     target = _next_target(form.next.data)

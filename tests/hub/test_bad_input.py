@@ -87,3 +87,71 @@ def test_nul_bytes_are_refused_everywhere(client, auth, connected_app) -> None: 
         response = client.get(url)
         assert response.status_code == 400, url
         assert "Location" not in response.headers
+
+
+# -- bodies that are not forms ------------------------------------------------------------------
+
+JSON_BODIES = [
+    {"login": 5, "password": "x"},
+    {"login": ["ann"], "password": {"a": 1}},
+    {"login": "ann\x00", "password": "x\x00"},
+    {"password": "0123456789", "confirm": 5},
+    {"login": 5, "email": ["x"], "name": None, "active": "yes"},
+]
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.parametrize("body", JSON_BODIES)
+def test_json_bodies_get_415_on_every_form_endpoint(app, client, auth, body) -> None:  # type: ignore[no-untyped-def]
+    from sso.accounts.service import find_user, make_set_password_token
+
+    with app.app_context():
+        token = make_set_password_token(find_user("ann"))
+    headers = {"X-CSRFToken": "anything"}
+    for url in ("/login", f"/set-password/{token}"):
+        response = client.post(url, json=body, headers=headers)
+        assert response.status_code == 415, (url, response.status_code)
+        assert b"not JSON" in response.data and b"Traceback" not in response.data
+    auth.login_admin()
+    for url in ("/admin/users/new", "/admin/users/1", "/admin/apps/new", "/logout"):
+        response = client.post(url, json=body, headers=headers)
+        assert response.status_code == 415, (url, response.status_code)
+    # Nothing was changed by any of them: the admin is still logged in, still called admin.
+    assert client.get("/admin/users/").status_code == 200
+    with app.app_context():
+        assert find_user("admin") is not None and find_user("admin").login == "admin"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/octet-stream"])
+def test_other_bodies_get_415_and_empty_posts_still_work(client, auth, content_type: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/login", data=b"login=ann&password=x", content_type=content_type)
+    assert response.status_code == 415
+    auth.login()
+    assert client.post("/logout").status_code == 200  # a bare button POST, no body at all
+    assert client.get("/").status_code == 302
+
+
+def test_json_null_character_is_not_a_500(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/login", data='{"login": "a\\u0000b", "password": "x"}', content_type="application/json")
+    assert response.status_code == 415
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_the_500_page_rolls_back_a_failed_transaction_first(app, client, auth) -> None:  # type: ignore[no-untyped-def]
+    from sso.base.db import db
+
+    @app.get("/fail-in-transaction-for-test")
+    def fail():  # type: ignore[no-untyped-def]
+        from sso.accounts.models import User
+
+        # A write fails inside the request's transaction (here: a duplicate login), and the
+        # session is left needing a rollback (PostgreSQL: the transaction is aborted).
+        db.session.add(User(login="ann", login_key="ann", email="x@example.com", email_key="x@example.com"))
+        db.session.flush()
+
+    auth.login()
+    response = client.get("/fail-in-transaction-for-test")
+    assert response.status_code == 500
+    assert b"went wrong" in response.data and b"Multipass SSO" in response.data  # the hub's own page
+    assert b"Traceback" not in response.data
+    assert client.get("/").status_code == 200  # and the next request is fine

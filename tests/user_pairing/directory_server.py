@@ -45,11 +45,13 @@ class Directories:
         self.users[2] = scim_user(3, emails=[{"value": "first3@example.com"}, {"value": "other3@example.com"}])
         self.users[3] = scim_user(4, active=False)
         self.requests: list[str] = []
+        self.authorizations: list[tuple[str, str]] = []  # (path, Authorization header) of every request
         self.release = threading.Event()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         self.requests.append(request.full_path)
+        self.authorizations.append((request.path, request.headers.get("Authorization", "")))
         response = self.route(request)
         return response(environ, start_response)
 
@@ -103,6 +105,9 @@ class Directories:
         if path == "/slow/Users":
             self.release.wait(5)
             return self.scim_page(request, self.users)
+        hostile = self.hostile(path, request.args.get("page", "1"))
+        if hostile is not None:
+            return hostile
         if path == "/json/users":
             if request.args.get("api_token") != TOKEN:
                 return self.json({"error": "token"}, 401)
@@ -118,6 +123,41 @@ class Directories:
         if path == "/json-notlist/users":
             return self.json({"users": []})
         return self.json({"detail": "not found"}, 404)
+
+
+    def hostile(self, path: str, page: str) -> Response | None:
+        """Directories that send data no parser should trust (``/h-<name>/Users`` for SCIM,
+        ``/hj-<name>/users`` for the JSON list): ids that are lists, 50,000-deep nesting,
+        lone surrogates, numbers too long to read."""
+        deep = "[" * 50_000 + "]" * 50_000
+        scim = {
+            "/h-listid/Users": json.dumps({"totalResults": 1, "Resources": [scim_user(1, id=["a"])]}),
+            "/h-dictid/Users": json.dumps({"totalResults": 1, "Resources": [scim_user(1, id={"a": 1})]}),
+            "/h-deep/Users": '{"totalResults": 1, "Resources": ' + deep + "}",
+            "/h-deepuser/Users": '{"totalResults": 1, "Resources": [{"userName": ' + deep + "}]}",
+            "/h-surrogate/Users": json.dumps({"totalResults": 1, "Resources": [scim_user(1, userName="a\ud800b")]}),
+            "/h-surrogate-email/Users": json.dumps(
+                {"totalResults": 1, "Resources": [scim_user(1, emails=[{"value": "x\udfff@example.com"}])]}
+            ),
+            "/h-surrogate-name/Users": json.dumps(
+                {"totalResults": 1, "Resources": [scim_user(1, name={"formatted": "\ud83d"})]}
+            ),
+            "/h-surrogate-id/Users": json.dumps({"totalResults": 1, "Resources": [scim_user(1, id="\udc00")]}),
+            "/h-bigint/Users": '{"totalResults": 1' + "0" * 5000 + ', "Resources": []}',
+        }
+        lists = {
+            "/hj-listid/users": json.dumps([{"id": ["a"], "login": "a", "email": "a@example.com"}]),
+            "/hj-deep/users": deep,
+            "/hj-surrogate/users": json.dumps([{"id": 1, "login": "\ud800", "email": "a@example.com"}]),
+            "/hj-surrogate-name/users": json.dumps([{"id": 1, "login": "a", "email": "a@x.example",
+                                                     "first_name": "\udfff", "last_name": "b"}]),
+        }
+        body = scim.get(path) or lists.get(path)
+        if path in lists and page != "1":
+            body = "[]"  # one page only: the list source stops at the first empty page
+        if body is None:
+            return None
+        return Response(body, mimetype="application/scim+json" if path in scim else "application/json")
 
 
 class _Quiet(WSGIRequestHandler):

@@ -42,3 +42,26 @@ def test_exports_of_the_same_rows_agree() -> None:
     assert zed["app_email"] == "'@zed@example.com" and zed["app_name"] == "'=1+1"
     text = to_table(rows).splitlines()
     assert len(text) == 4 and text[0].startswith("status")
+
+
+FORMULAS = ["=cmd", " =cmd", "\t+x", "@x", "-1+1", "  \t=1+1", "ok;=cmd", "a; +x", "b;@SUM(A1)",
+            "\r=x", "\n-2", "\uff1dcmd"]
+HARMLESS = ["ann", "ann@example.com", "a-b", "x=y", "a;b", "1+1", ""]
+
+
+def test_csv_defuses_formulas_in_every_cell_and_every_form() -> None:
+    hub = [DirectoryUser(f"h{i}", f"h{i}@example.com", value) for i, value in enumerate(FORMULAS + HARMLESS)]
+    app = [DirectoryUser(value, f"a{i}@example.com") for i, value in enumerate(FORMULAS)]
+    table = list(csv.reader(io.StringIO(to_csv(match_users(hub, app)))))
+    cells = [cell for row in table[1:] for cell in row]
+    for value in FORMULAS:
+        defused = "'" + value if ";" not in value else value.replace(";", ";'", 1)
+        assert defused in cells, repr(value)
+        assert value not in cells, repr(value)
+    for value in HARMLESS:
+        assert value in cells or value == "", repr(value)
+    # The hint column repeats hostile values too: no cell of the export starts a formula.
+    for cell in cells:
+        for part in cell.split(";"):
+            assert not part.lstrip().startswith(("=", "+", "-", "@", "\uff1d")), cell
+            assert not part.startswith(("\t", "\r", "\n")), cell

@@ -202,3 +202,27 @@ def test_build_source_kinds(base_url: str) -> None:
         build_source("csv", None, None)
     assert TOKEN not in repr(DirectoryConfig("scim", "https://h/scim", TOKEN))
     assert TOKEN not in repr(ScimSource("https://h/scim", TOKEN))
+
+
+HOSTILE_SCIM = ["h-listid", "h-dictid", "h-deep", "h-deepuser", "h-surrogate", "h-surrogate-email",
+                "h-surrogate-name", "h-surrogate-id", "h-bigint"]
+HOSTILE_JSON = ["hj-listid", "hj-deep", "hj-surrogate", "hj-surrogate-name"]
+
+
+@pytest.mark.parametrize("path", HOSTILE_SCIM)
+def test_hostile_scim_data_is_a_source_error(base_url: str, path: str) -> None:
+    err = fails("malformed", ScimSource(f"{base_url}/{path}", TOKEN))
+    assert "127.0.0.1" in str(err)
+
+
+@pytest.mark.parametrize("path", HOSTILE_JSON)
+def test_hostile_json_list_data_is_a_source_error(base_url: str, path: str) -> None:
+    fails("malformed", JsonListSource(f"{base_url}/{path}/users", TOKEN))
+
+
+@pytest.mark.parametrize("path", ["h-deep", "h-deepuser"])
+def test_hostile_answer_to_provisioning_is_a_source_error(base_url: str, path: str) -> None:
+    # The SCIM server answers the POST with the same hostile page: still a SourceError.
+    with pytest.raises(SourceError) as info:
+        ScimSource(f"{base_url}/{path}", TOKEN).provision(DirectoryUser("zoe", "zoe@example.com", "Zoe"))
+    assert info.value.kind == "malformed"

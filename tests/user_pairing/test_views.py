@@ -123,6 +123,11 @@ FAILURES = [
     ("malformed JSON", "/badjson", "did not answer with JSON"),
     ("missing page", "/missing", "the list is incomplete"),
     ("timeout", "/slow", "did not answer within 0.3 s"),
+    ("id is a list", "/h-listid", "whose id is not text or a number"),
+    ("50,000-deep nesting", "/h-deep", "nested too deeply"),
+    ("lone surrogate", "/h-surrogate", "not valid Unicode (a lone surrogate)"),
+    ("lone surrogate in the name", "/h-surrogate-name", "not valid Unicode (a lone surrogate)"),
+    ("number too long", "/h-bigint", "cannot be read"),
 ]
 
 
@@ -139,6 +144,11 @@ def test_failed_refresh_keeps_the_last_good_snapshot(scim_hub, admin_client, bas
     assert "The last refresh failed" in page and "still shows the last good snapshot" in page
     assert counts(page) == counts(before)
     assert TOKEN not in page
+    with scim_hub.app_context():
+        from sso.audit.models import AuditEvent
+
+        (failed,) = db.session.scalars(db.select(AuditEvent).where(AuditEvent.event == "pairing_refresh_failed"))
+        assert message in failed.detail["error"]
     # Reloading keeps showing the error and the old rows until a refresh succeeds.
     again = admin_client.get("/admin/pairing/invoices").get_data(as_text=True)
     assert "The last refresh failed" in again and counts(again) == counts(before)
@@ -227,3 +237,34 @@ def test_app_user_without_an_email_is_listed_searched_and_fixable(demo_hub, admi
     text = page.get_data(as_text=True)
     assert row_statuses(text) == ["missing_in_hub"] and "noemail" in text
     assert admin_client.get("/admin/pairing/invoices.csv").status_code == 200
+
+
+def test_a_new_directory_url_or_type_needs_the_token_again(demo_hub, admin_client, base_url, directories) -> None:  # type: ignore[no-untyped-def]
+    from sso.connected_apps.service import get_app
+    from user_pairing.service import directory_config
+
+    def post(**data: str) -> str:
+        response = admin_client.post("/admin/pairing/invoices/directory", data=data, follow_redirects=True)
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    assert "Directory saved" in post(kind="scim", url=f"{base_url}/scim", token=TOKEN)
+    # Another server (here: another path of the loopback server, playing the attacker's)...
+    for data in ({"kind": "scim", "url": f"{base_url}/elsewhere"},
+                 {"kind": "scim", "url": f"http://localhost:{base_url.rsplit(':', 1)[1]}/scim"},
+                 {"kind": "json", "url": f"{base_url}/scim"}):
+        page = post(**data, token="")
+        assert "Directory not saved" in page and "enter the token again" in page, data
+    with demo_hub.app_context():
+        config = directory_config(get_app("invoices"))
+        assert (config.kind, config.url, config.token) == ("scim", f"{base_url}/scim", TOKEN)
+    admin_client.post("/admin/pairing/invoices/refresh")
+    assert all(path == "/scim/Users" for path, auth in directories.authorizations if TOKEN in auth)
+    assert [path for path, _auth in directories.authorizations] == ["/scim/Users"]
+    # The same URL (a trailing slash aside) keeps it; a new URL with its token is saved.
+    assert "Directory saved" in post(kind="scim", url=f"{base_url}/scim/", token="")
+    assert "Directory saved" in post(kind="scim", url=f"{base_url}/short", token=TOKEN)
+    # The CLI follows the same rule.
+    runner = demo_hub.test_cli_runner()
+    result = runner.invoke(args=["apps", "set-directory", "invoices", "--type", "scim", "--url", f"{base_url}/x"])
+    assert result.exit_code != 0 and "enter the token again" in result.output

@@ -109,15 +109,33 @@ def test_next_parameter_is_checked(client, auth) -> None:  # type: ignore[no-unt
     assert auth.login(next="https://evil.example/").headers["Location"] == "/"
 
 
-def test_disabled_account_gets_a_clear_page(app, client, auth) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("db_backend", BOTH, indirect=True)
+def test_disabled_account_answers_a_right_password_like_a_wrong_one(  # type: ignore[no-untyped-def]
+    app, client, auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import PasswordHasher
+
     from sso.accounts.service import find_user, update_user
 
     with app.app_context():
         update_user(find_user("ann"), active=False)
-    response = auth.login()
-    assert response.status_code == 403
-    assert b"disabled" in response.data
+    hashes: list[int] = []
+    real_verify = PasswordHasher.verify
+
+    def counting_verify(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        hashes.append(1)
+        return real_verify(self, *args, **kwargs)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
+    right, wrong, unknown = auth.login(), auth.login("ann", "wrong-password"), auth.login("nobody", "x" * 12)
+    assert right.status_code == wrong.status_code == unknown.status_code == 401
+    assert right.data == wrong.data and GENERIC in right.data and GENERIC in unknown.data
+    assert b"disabled" not in right.data
+    assert len(hashes) == 3  # one hash each, whatever the outcome
     assert client.get("/").status_code == 302
+    # The audit log still tells the admin why.
+    reasons = [event.detail.get("reason") for event in _events(app, "login_failed")]
+    assert reasons == ["disabled", None, None]
 
 
 def test_deactivation_ends_existing_sessions(app, client, auth) -> None:  # type: ignore[no-untyped-def]
@@ -185,3 +203,17 @@ def test_csrf_is_required(csrf_config, app, client) -> None:  # type: ignore[no-
     refused = client.post("/logout")
     assert refused.status_code == 400 and b"Reload" in refused.data
     assert client.get("/").status_code == 200
+
+
+def test_every_spelling_of_an_account_shares_its_counter_and_json_counts_nowhere(  # type: ignore[no-untyped-def]
+    limited_config, app, client, auth
+) -> None:
+    # JSON bodies are refused before the login runs: they neither count nor share a key.
+    for _ in range(5):
+        assert client.post("/login", json={"login": "ann", "password": "x"}).status_code == 415
+    assert auth.login("ann", "wrong-password").status_code == 401
+    assert auth.login("ann@example.com", "wrong-password").status_code == 401
+    assert auth.login(" Ann@Example.COM ", "wrong-password").status_code == 401
+    for spelling in ("ann", "ann@example.com", "ANN"):
+        assert auth.login(spelling, HUB_USER_PASSWORD).status_code == 429, spelling
+    assert auth.login("admin", "admin-password-1").status_code == 302

@@ -175,3 +175,43 @@ def test_import_of_many_rows_is_idempotent(app, db_backend: str) -> None:  # typ
         again = import_users_csv(io.StringIO(text))
         assert again.unchanged == 12_000 and again.created == 0
         assert find_user("user11999@example.com").name == "User 11999"
+
+
+@pytest.mark.parametrize("db_backend", BOTH, indirect=True)
+def test_a_login_may_not_be_another_users_email_nor_the_other_way(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        with pytest.raises(ValidationError, match="another user's e-mail"):
+            create_user("ANN@example.com", "mallory@example.com")
+        # An e-mail equal to a login that looks like one:
+        create_user("bob@example.com", "bob@corp.example")
+        with pytest.raises(ValidationError, match="another user's login"):
+            create_user("mallory", "BOB@example.com")
+        zoe = create_user("zoe", "zoe@example.com")
+        with pytest.raises(ValidationError, match="another user's e-mail"):
+            update_user(zoe, login="ann@example.com")
+        with pytest.raises(ValidationError, match="another user's login"):
+            update_user(zoe, email="bob@example.com")
+        # A user's own login may equal their own e-mail.
+        update_user(zoe, login="zoe@example.com")
+        assert find_user("zoe@example.com").id == zoe.id
+        # Everyone can still log in with both names.
+        for name in ("ann", "ann@example.com", "bob@example.com", "bob@corp.example"):
+            assert find_user(name) is not None
+
+
+def test_import_refuses_logins_and_emails_of_other_users_both_ways(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        create_user("carl@example.com", "carl@corp.example")
+        csv_text = (
+            "login,email\n"
+            "ann@example.com,mallory@example.com\n"  # login = ann's e-mail
+            "mallory,CARL@example.com\n"  # e-mail = carl's login
+            "dora,dora@example.com\n"
+            "dora@example.com,dora2@example.com\n"  # login = e-mail of a row above
+            "eve@example.com,eve@example.com\n"  # own login = own e-mail: fine
+        )
+        result = import_users_csv(io.StringIO(csv_text))
+        assert result.created == 2
+        assert [line for line, _ in result.errors] == [2, 3, 5]
+        assert "another user's e-mail" in result.errors[0][1]
+        assert "another user's login" in result.errors[1][1]

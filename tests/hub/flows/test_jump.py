@@ -127,7 +127,7 @@ def test_disabled_user_gets_no_token(app, client, auth, connected_app) -> None: 
     assert not response.headers.get("Location", "").startswith("https://")
     # Back at the login page, the password no longer opens a session.
     refused = auth.login()
-    assert refused.status_code == 403 and b"disabled" in refused.data
+    assert refused.status_code == 401 and b"Login or password is incorrect." in refused.data
     assert not _events(app, "jump")
 
 
