@@ -215,8 +215,10 @@ def test_refused_login_url_even_when_anonymous(app, client, connected_app) -> No
     assert _events(app, "redirect_refused")
 
 
-def test_rotation_issues_with_the_new_secret(app, client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
-    from sso.connected_apps.service import get_app, rotate_secret
+def test_staged_rotation_is_no_outage(app, client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
+    """Staging keeps issuing with the active secret (the app does not know the new one yet);
+    activation switches at once."""
+    from sso.connected_apps.service import activate_secret, get_app, stage_secret
     from sso.multipass import InvalidToken
 
     slug, old = connected_app
@@ -224,7 +226,11 @@ def test_rotation_issues_with_the_new_secret(app, client, auth, connected_app) -
     before = _token_from_path(client.get(f"/sso/jump/{slug}").headers["Location"])  # primes the codec cache
     assert MultipassCodec(old).decode(before)["login"] == "ann"
     with app.app_context():
-        new = rotate_secret(get_app(slug))
+        _row, new = stage_secret(get_app(slug))
+    staged = _token_from_path(client.get(f"/sso/jump/{slug}").headers["Location"])
+    assert MultipassCodec(old).decode(staged)["login"] == "ann"  # an app still on the old secret works
+    with app.app_context():
+        activate_secret(get_app(slug))
     token = _token_from_path(client.get(f"/sso/jump/{slug}").headers["Location"])
     assert MultipassCodec(new).decode(token)["login"] == "ann"
     with pytest.raises(InvalidToken):
