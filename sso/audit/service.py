@@ -67,7 +67,7 @@ REMOVED = "[removed]"
 TOKEN_PARAMETERS = frozenset(
     {"multipass", "token", "code", "id_token", "access_token", "refresh_token", "sso", "sig"}
 )
-_PARAMETER = re.compile(r"(?P<lead>[?&#;])(?P<name>[^=&#;?]*)=(?P<value>[^&#;]*)")
+_PARAMETER = re.compile(r"(?P<lead>[?&#;])(?P<name>[^=&#;?]*)=(?P<value>[^&#;?]*)")
 # A JWT, or a long run of base64 / base64url characters (a Multipass token, a secret).
 _BLOB = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*|[A-Za-z0-9_+/-]{32,}(?:=|%3[dD]){0,2}")
 

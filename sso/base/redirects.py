@@ -155,7 +155,8 @@ def canonical_login_url(url: object) -> str | None:
     Absolute http(s), passes :func:`safe_return_to`'s checks, no fragment (not even an empty
     ``#``). Scheme and host are lower-cased and a default port dropped (as in
     :func:`origin_of`); the path (``/`` when empty) and the query are kept byte for byte, so
-    ``/login`` and ``/login/`` or ``/Login`` are different URLs.
+    ``/login`` and ``/login/`` or ``/Login`` are different URLs, except that ``multipass``
+    parameters are left out of the query (the hub puts its own there).
     """
     if not isinstance(url, str) or "#" in url:
         return None
@@ -164,7 +165,8 @@ def canonical_login_url(url: object) -> str | None:
         return None
     parts = urlsplit(url)
     path = parts.path or "/"
-    return f"{origin}{path}?{parts.query}" if parts.query else f"{origin}{path}"
+    query = "&".join(p for p in parts.query.split("&") if p and p.split("=", 1)[0] != "multipass")
+    return f"{origin}{path}?{query}" if query else f"{origin}{path}"
 
 
 def match_login_url(url: object, registered: Iterable[str]) -> str:

@@ -132,6 +132,8 @@ def clean_login_urls(values: Iterable[str] | str, allowed_origins: list[str]) ->
         if not text:
             continue
         canonical = canonical_login_url(text)
+        if any(key == "multipass" for key, _v in parse_qsl(urlsplit(text).query, keep_blank_values=True)):
+            raise ValidationError("A registered login URL must not carry a multipass parameter: the hub adds it.")
         if canonical is None or TOKEN_PLACEHOLDER in text:
             raise ValidationError(
                 f"{text[:100]!r} is not a login URL such as https://app.example.com/login "
@@ -139,8 +141,6 @@ def clean_login_urls(values: Iterable[str] | str, allowed_origins: list[str]) ->
             )
         if origin_of(canonical) not in allowed_origins:
             raise ValidationError(f"The login URL {text[:100]!r} is not on one of the allowed origins.")
-        if any(key == "multipass" for key, _v in parse_qsl(urlsplit(canonical).query, keep_blank_values=True)):
-            raise ValidationError("A registered login URL must not carry a multipass parameter: the hub adds it.")
         if canonical not in result:
             result.append(canonical)
     if len(result) > 20:

@@ -164,7 +164,11 @@ def test_query_template_quotes_the_token(app, client, auth) -> None:  # type: ig
 
 @pytest.mark.parametrize("db_backend", BOTH, indirect=True)
 def test_service_initiated_flow(app, client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
+    from sso.connected_apps.service import get_app, update_connected_app
+
     slug, secret = connected_app
+    with app.app_context():
+        update_connected_app(get_app(slug), login_urls=["https://invoices.example/login?lang=en"])
     login_url = "https://invoices.example/login?lang=en&multipass=old"
     start = client.get(f"/sso/multipass/{slug}", query_string={"login_url": login_url, "return_to": "/invoices/7"})
     assert start.status_code == 302 and start.headers["Location"].startswith("/login?next=")
@@ -181,6 +185,61 @@ def test_service_initiated_flow(app, client, auth, connected_app) -> None:  # ty
     assert len(query["multipass"]) == 1
     claims = MultipassCodec(secret).decode(query["multipass"][0])
     assert claims["login"] == "ann" and claims["return_to"] == "/invoices/7"
+
+
+@pytest.mark.parametrize(
+    "login_url",
+    [
+        "https://invoices.example/logout/frontchannel",
+        "https://invoices.example/scim/v2/Users",
+        "https://invoices.example/anything",
+        "https://invoices.example/login/",
+        "https://invoices.example/Login",
+        "https://invoices.example/login?next=/admin",
+        "https://invoices.example/login#frag",
+        "https://invoices.example/login#",
+        "http://invoices.example/login",
+        "https://invoices.example:8443/login",
+        "https://invoices.example/login/../scim/v2/Users",
+        "https://invoices.example/login%2F..%2Fanything",
+    ],
+)
+def test_login_url_must_be_a_registered_one_exactly(app, client, auth, connected_app, login_url: str) -> None:  # type: ignore[no-untyped-def]
+    """On the app's own origin, but not its registered login URL: 400, no token."""
+    slug, _secret = connected_app
+    auth.login()
+    response = client.get(f"/sso/multipass/{slug}", query_string={"login_url": login_url})
+    assert response.status_code == 400, login_url
+    assert "Location" not in response.headers and b"multipass=" not in response.data
+    assert not _events(app, "jump")
+    assert _events(app, "redirect_refused")[-1].detail["parameter"] == "login_url"
+
+
+@pytest.mark.parametrize(
+    "login_url", ["https://invoices.example/login", "https://INVOICES.example:443/login", "https://invoices.example/login?multipass=x"]
+)
+def test_registered_login_url_matches(app, client, auth, connected_app, login_url: str) -> None:  # type: ignore[no-untyped-def]
+    slug, secret = connected_app
+    auth.login()
+    response = client.get(f"/sso/multipass/{slug}", query_string={"login_url": login_url})
+    assert response.status_code == 302
+    token = parse_qs(urlsplit(response.headers["Location"]).query)["multipass"]
+    assert len(token) == 1 and MultipassCodec(secret).decode(token[0])["login"] == "ann"
+
+
+def test_default_login_url_of_a_query_template(app, client, auth) -> None:  # type: ignore[no-untyped-def]
+    from sso.connected_apps.service import create_connected_app, set_secret
+
+    with app.app_context():
+        capp = create_connected_app("crm", "CRM", "https://crm.example/login?next=%2Fhome&multipass={token}")
+        set_secret(capp)
+        assert capp.login_urls == ["https://crm.example/login?next=%2Fhome"]
+        path_app = create_connected_app("inv2", "Inv", "https://inv2.example/login/multipass/{token}")
+        assert path_app.login_urls == []  # {token} in the path: IT registers the login page
+    auth.login()
+    ok = client.get("/sso/multipass/crm", query_string={"login_url": "https://crm.example/login?next=%2Fhome"})
+    assert ok.status_code == 302
+    assert client.get("/sso/multipass/crm", query_string={"login_url": "https://crm.example/login"}).status_code == 400
 
 
 @pytest.mark.parametrize("value", HOSTILE[:-1])
@@ -235,3 +294,29 @@ def test_staged_rotation_is_no_outage(app, client, auth, connected_app) -> None:
     assert MultipassCodec(new).decode(token)["login"] == "ann"
     with pytest.raises(InvalidToken):
         MultipassCodec(old).decode(token)
+
+
+def test_tokens_name_their_audience_and_carry_the_app_lifetime(app, client, auth, connected_app, clock) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    from sso.connected_apps.service import get_app, update_connected_app
+    from sso.multipass import ExpiredToken, InvalidToken, MultipassVerifier
+
+    slug, secret = connected_app
+    with app.app_context():
+        update_connected_app(get_app(slug), token_lifetime=120)
+    auth.login()
+    token = _token_from_path(client.get(f"/sso/jump/{slug}").headers["Location"])
+    claims = MultipassCodec(secret).decode(token)
+    assert claims["aud"] == "invoices"
+    created = datetime.fromisoformat(claims["created_at"]).timestamp()
+    assert isinstance(claims["exp"], int) and claims["exp"] == created + 120
+    assert abs(created - clock.now().timestamp()) < 1  # the hub's clock
+    assert MultipassVerifier(secret, audience="invoices").verify(token)["login"] == "ann"
+    with pytest.raises(InvalidToken):
+        MultipassVerifier(secret, audience="crm").verify(token)
+    # The lifetime reaches the consumer: refused once exp (plus the 60 s leeway) has passed,
+    # well inside the 15-minute created_at rule.
+    later = _token_from_path(client.get(f"/sso/jump/{slug}").headers["Location"])
+    with pytest.raises(ExpiredToken):
+        MultipassVerifier(secret).verify(later, now=created + 181)
