@@ -40,13 +40,14 @@ def _default_login_urls(template):
     return [f"{url}?{rest}" if rest else url]
 
 
+# Only plain ADD/DROP COLUMN here, never a table rebuild of connected_apps: on SQLite a
+# rebuild drops the table, and with foreign keys on that deletes every app's secrets.
+
 def upgrade():
-    with op.batch_alter_table('app_secrets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('state', sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column('activated_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True))
-    with op.batch_alter_table('connected_apps', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('login_urls', sa.JSON(), nullable=True))
+    op.add_column('app_secrets', sa.Column('state', sa.String(length=16), nullable=False, server_default='active'))
+    op.add_column('app_secrets', sa.Column('activated_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('app_secrets', sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('connected_apps', sa.Column('login_urls', sa.JSON(), nullable=False, server_default='[]'))
 
     conn = op.get_bind()
     now = datetime.now(timezone.utc)
@@ -76,16 +77,11 @@ def upgrade():
         conn.execute(apps.update().where(apps.c.id == app.id)
                      .values(login_urls=_default_login_urls(app.login_url_template or "")))
 
-    with op.batch_alter_table('app_secrets', schema=None) as batch_op:
-        batch_op.alter_column('state', existing_type=sa.String(length=16), nullable=False)
-        batch_op.drop_column('is_current')
-    with op.batch_alter_table('connected_apps', schema=None) as batch_op:
-        batch_op.alter_column('login_urls', existing_type=sa.JSON(), nullable=False)
+    op.drop_column('app_secrets', 'is_current')
 
 
 def downgrade():
-    with op.batch_alter_table('app_secrets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('is_current', sa.Boolean(), nullable=True))
+    op.add_column('app_secrets', sa.Column('is_current', sa.Boolean(), nullable=False, server_default=sa.false()))
     conn = op.get_bind()
     now = datetime.now(timezone.utc)
     secrets = sa.table('app_secrets', sa.column('id', sa.Integer()), sa.column('state', sa.String()),
@@ -94,10 +90,7 @@ def downgrade():
     # A staged secret never issued: it goes (retired) rather than silently becoming "previous".
     conn.execute(secrets.update().where(secrets.c.state == 'next', secrets.c.retired_at.is_(None))
                  .values(retired_at=now))
-    with op.batch_alter_table('app_secrets', schema=None) as batch_op:
-        batch_op.alter_column('is_current', existing_type=sa.Boolean(), nullable=False)
-        batch_op.drop_column('last_used_at')
-        batch_op.drop_column('activated_at')
-        batch_op.drop_column('state')
-    with op.batch_alter_table('connected_apps', schema=None) as batch_op:
-        batch_op.drop_column('login_urls')
+    op.drop_column('app_secrets', 'last_used_at')
+    op.drop_column('app_secrets', 'activated_at')
+    op.drop_column('app_secrets', 'state')
+    op.drop_column('connected_apps', 'login_urls')

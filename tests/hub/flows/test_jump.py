@@ -9,6 +9,7 @@ import pytest
 from sso.audit.models import AuditEvent
 from sso.base.db import db
 from sso.multipass import MultipassCodec
+from tests.conftest import HUB_ADMIN_PASSWORD
 from tests.hub.test_redirects import HOSTILE
 
 BOTH = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -320,3 +321,44 @@ def test_tokens_name_their_audience_and_carry_the_app_lifetime(app, client, auth
     later = _token_from_path(client.get(f"/sso/jump/{slug}").headers["Location"])
     with pytest.raises(ExpiredToken):
         MultipassVerifier(secret).verify(later, now=created + 181)
+
+
+def test_last_issued_time_is_written_at_most_once_a_minute(app, client, auth, connected_app, clock) -> None:  # type: ignore[no-untyped-def]
+    """When a secret last issued a token, without a database write per jump."""
+    import sqlalchemy as sa
+
+    from sso.connected_apps.models import AppSecret
+    from sso.connected_apps.service import active_secret, get_app
+
+    slug, _secret = connected_app
+    writes: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE APP_SECRETS"):
+            writes.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        auth.login()
+        for _ in range(10):
+            assert client.get(f"/sso/jump/{slug}").status_code == 302
+        assert len(writes) == 1
+        with app.app_context():
+            first = active_secret(get_app(slug)).last_used_at
+            assert first is not None and abs(first.timestamp() - clock.now().timestamp()) < 1
+        clock.advance(59)
+        client.get(f"/sso/jump/{slug}")
+        assert len(writes) == 1
+        clock.advance(1)
+        client.get(f"/sso/jump/{slug}")
+        assert len(writes) == 2
+        with app.app_context():
+            row = db.session.scalars(db.select(AppSecret)).one()
+            assert row.last_used_at is not None and row.last_used_at.timestamp() > first.timestamp() + 59
+        page_client = app.test_client()
+        page_client.post("/login", data={"login": "admin", "password": HUB_ADMIN_PASSWORD})
+        assert b"not yet" not in page_client.get(f"/admin/apps/{slug}").data.split(b"Last issued", 1)[1][:600]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
