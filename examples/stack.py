@@ -162,6 +162,7 @@ class Stack:
                     "--login-url", f"{self.app_url}/login/multipass/{{token}}",
                     "--origin", self.app_url,
                     "--logout-url", f"{self.app_url}/logout/frontchannel",
+                    "--login-url-allowed", f"{self.app_url}/login",
                     "--secret-stdin",
                 ],
                 hub,

@@ -228,7 +228,8 @@ def auth(client) -> AuthActions:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def connected_app(app):  # type: ignore[no-untyped-def]
-    """A connected app ``invoices`` on https://invoices.example with a generated secret.
+    """A connected app ``invoices`` on https://invoices.example with a generated secret;
+    its registered login URL (service-initiated flow) is https://invoices.example/login.
 
     Returns ``(slug, plain_secret)``.
     """
@@ -238,6 +239,7 @@ def connected_app(app):  # type: ignore[no-untyped-def]
         capp = create_connected_app(
             "invoices", "Invoices", "https://invoices.example/login/multipass/{token}",
             ["https://invoices.example"], logout_url="https://invoices.example/logout",
+            login_urls=["https://invoices.example/login"],
         )
         plain = set_secret(capp)
         clear_audit_log()

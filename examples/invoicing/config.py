@@ -47,6 +47,10 @@ def load(environ: Mapping[str, str], overrides: Mapping[str, Any], instance_path
     if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
         raise ConfigError(f"{PREFIX}HUB_APP_SLUG must be a slug like 'invoices' (a-z, 0-9, '-', '_')")
     settings["HUB_APP_SLUG"] = slug
+    audience = raw("MULTIPASS_AUDIENCE") or slug
+    if not isinstance(audience, str) or not _SLUG.fullmatch(audience):
+        raise ConfigError(f"{PREFIX}MULTIPASS_AUDIENCE must be this app's slug at the hub, like 'invoices'")
+    settings["MULTIPASS_AUDIENCE"] = audience
     settings["SCIM_TOKEN"] = _scim_token(raw("SCIM_TOKEN"))
     settings["REDIS_URL"] = _redis_url(raw("REDIS_URL"))
     settings["MULTIPASS_MAX_AGE"] = _max_age(raw("MULTIPASS_MAX_AGE"))

@@ -27,9 +27,11 @@ def init_app(app: Flask) -> None:
         with app.app_context():
             store = SqlReplayStore(db.engine)
             store.create_table()
-    # Newest secret first; every listed secret is accepted (rotation overlap).
+    # Newest secret first; every listed secret is accepted (rotation overlap). Tokens the hub
+    # issued for another app (aud) are refused, even if that app had the same secret.
     app.extensions[_KEY] = MultipassVerifier(
-        app.config["MULTIPASS_SECRETS"], store, max_age=app.config["MULTIPASS_MAX_AGE"]
+        app.config["MULTIPASS_SECRETS"], store, max_age=app.config["MULTIPASS_MAX_AGE"],
+        audience=app.config["MULTIPASS_AUDIENCE"],
     )
 
 

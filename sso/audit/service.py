@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_login import current_user
@@ -59,14 +61,67 @@ def register_events(*names: str) -> None:
         if name not in EVENTS:
             EVENTS.append(name)
 _MAX_DETAIL = 500
+REMOVED = "[removed]"
+
+# Parameters that carry a token or a credential in some sign-on protocol.
+TOKEN_PARAMETERS = frozenset(
+    {"multipass", "token", "code", "id_token", "access_token", "refresh_token", "sso", "sig"}
+)
+_PARAMETER = re.compile(r"(?P<lead>[?&#;])(?P<name>[^=&#;?]*)=(?P<value>[^&#;?]*)")
+# A JWT, or a long run of base64 / base64url characters (a Multipass token, a secret).
+_BLOB = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*|[A-Za-z0-9_+/-]{32,}(?:=|%3[dD]){0,2}")
+
+
+def _blob(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if text.startswith("eyJ") and text.count(".") == 2:
+        return REMOVED
+    mixed = any(c.isupper() for c in text) and any(c.islower() for c in text) and any(c.isdigit() for c in text)
+    return REMOVED if mixed else text
+
+
+def _parameter(match: re.Match[str]) -> str:
+    name = unquote(unquote(match.group("name"))).strip().lower()
+    if name in TOKEN_PARAMETERS and match.group("value"):
+        return f"{match.group('lead')}{match.group('name')}={REMOVED}"
+    return match.group(0)
+
+
+def _scrub_once(text: str) -> str:
+    return _BLOB.sub(_blob, _PARAMETER.sub(_parameter, text))
+
+
+def scrub(text: str) -> str:
+    """``text`` without anything token-like: the values of :data:`TOKEN_PARAMETERS` in a
+    query or fragment, JWTs and long mixed-case base64 runs, each replaced by ``[removed]``.
+
+    A value that hides a token behind percent-encoding (a ``return_to`` inside a
+    ``return_to``) is decoded (up to three rounds) and kept in its scrubbed decoded form.
+    """
+    result = _scrub_once(text)
+    current = text
+    for _ in range(3):
+        decoded = unquote(current)
+        if decoded == current:
+            break
+        scrubbed = _scrub_once(decoded)
+        if scrubbed != decoded:
+            result = _scrub_once(scrubbed)
+        current = decoded
+    return result
 
 
 def _clip(value: Any) -> Any:
-    if isinstance(value, str):
-        return value[:_MAX_DETAIL].replace("\x00", "\\x00")
     if isinstance(value, (int, float, bool)) or value is None:
         return value
-    return str(value)[:_MAX_DETAIL]
+    text = scrub(value if isinstance(value, str) else str(value))
+    return text[:_MAX_DETAIL].replace("\x00", "\\x00")
+
+
+def _detail(key: object, value: Any) -> Any:
+    if str(key).lower() in TOKEN_PARAMETERS and value not in (None, ""):
+        return REMOVED
+    return _clip(value)
 
 
 _BUFFER_KEY = "audit.buffer"  # in the hub state's features
@@ -125,7 +180,7 @@ def record(
     actor: str | None = None,
 ) -> AuditEvent | None:
     """Store one audit event, stamped by the app's clock. ``detail`` must never hold a
-    secret; values are clipped.
+    secret; every value is scrubbed of token-like parts (:func:`scrub`) and clipped.
 
     Inside a use case's :func:`~sso.base.db.transaction` the row joins that transaction
     and is committed with the change it describes (or rolled back with it). Outside one,
@@ -153,7 +208,7 @@ def record(
         "actor": (actor or "anonymous")[:200].replace("\x00", ""),
         "app_slug": slug[:64] if slug else None,
         "ip": ip,
-        "detail": {str(k)[:50]: _clip(v) for k, v in (detail or {}).items()},
+        "detail": {str(k)[:50]: _detail(k, v) for k, v in (detail or {}).items()},
     }
     joined = in_transaction()
     if not joined and event in buffered_events():

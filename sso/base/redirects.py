@@ -1,7 +1,7 @@
 """The one place that decides where the hub may send a browser (and a token).
 
-Pure functions, no Flask. Every redirect in the hub goes through :func:`safe_return_to`
-or :func:`check_login_url`.
+Pure functions, no Flask. Every redirect in the hub goes through :func:`safe_return_to`,
+:func:`check_login_url` or :func:`match_login_url` (the service-initiated flow's exact match).
 """
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import ValidationError
 
-__all__ = ["check_login_url", "normalize_origin", "origin_of", "safe_return_to"]
+__all__ = [
+    "canonical_login_url",
+    "check_login_url",
+    "match_login_url",
+    "normalize_origin",
+    "origin_of",
+    "safe_return_to",
+]
 
 MAX_URL_LENGTH = 2048
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -138,5 +145,41 @@ def check_login_url(url: object, allowed_origins: Iterable[str]) -> str:
     if origin_of(url) is None or safe_return_to(url, allowed_origins) is None:
         raise ValidationError(
             "login_url is not an address registered for this app, so no token was issued."
+        )
+    return url
+
+
+def canonical_login_url(url: object) -> str | None:
+    """``url`` as the exact-match form of a registered login URL, or None if it cannot be one.
+
+    Absolute http(s), passes :func:`safe_return_to`'s checks, no fragment (not even an empty
+    ``#``). Scheme and host are lower-cased and a default port dropped (as in
+    :func:`origin_of`); the path (``/`` when empty) and the query are kept byte for byte, so
+    ``/login`` and ``/login/`` or ``/Login`` are different URLs, except that ``multipass``
+    parameters are left out of the query (the hub puts its own there).
+    """
+    if not isinstance(url, str) or "#" in url:
+        return None
+    origin = origin_of(url)
+    if origin is None or safe_return_to(url, [origin]) is None:
+        return None
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    query = "&".join(p for p in parts.query.split("&") if p and p.split("=", 1)[0] != "multipass")
+    return f"{origin}{path}?{query}" if query else f"{origin}{path}"
+
+
+def match_login_url(url: object, registered: Iterable[str]) -> str:
+    """Return ``url`` if it is exactly one of the ``registered`` login URLs (scheme, host,
+    port, path and query; see :func:`canonical_login_url`).
+
+    Raises :class:`ValidationError` otherwise: a token is only ever sent there.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError("login_url is missing.")
+    canonical = canonical_login_url(url)
+    if canonical is None or canonical not in {canonical_login_url(item) for item in registered}:
+        raise ValidationError(
+            "login_url is not a login address registered for this app, so no token was issued."
         )
     return url

@@ -20,6 +20,10 @@ class AppForm(FlaskForm):
     )
     enabled = BooleanField("Enabled", default=True)
     logout_url = StringField("Logout URL (optional)", validators=[Optional(), Length(max=2048)])
+    login_urls = TextAreaField(
+        "Login URLs for the service-initiated flow (one per line, exact; empty on a new app: the default)",
+        validators=[Optional(), Length(max=20000)],
+    )
     secret = PasswordField("Secret (leave empty to generate one)", validators=[Optional(), Length(max=1024)])
 
 
@@ -27,5 +31,12 @@ class SecretForm(FlaskForm):
     secret = PasswordField("New secret (leave empty to generate one)", validators=[Optional(), Length(max=1024)])
 
 
+class ActivateForm(FlaskForm):
+    """Activation asks for a confirmation: a required checkbox, checked by the server."""
+
+    confirm = BooleanField("The app accepts the new secret now (I configured it).", validators=[DataRequired(
+        "Tick the box once the app accepts the new secret: activating earlier makes every sign-in fail.")])
+
+
 class RetireForm(FlaskForm):
-    """A retire button (CSRF token only)."""
+    """A retire or discard button (CSRF token only)."""

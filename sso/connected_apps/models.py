@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
@@ -26,6 +27,8 @@ class ConnectedApp(Base):
     token_lifetime: Mapped[int] = mapped_column(Integer, default=DEFAULT_TOKEN_LIFETIME)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     logout_url: Mapped[str | None] = mapped_column(String(2048))
+    # Where the service-initiated flow may send a token: exact URLs (scheme, host, port, path, query).
+    login_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -37,18 +40,34 @@ class ConnectedApp(Base):
         return f"<ConnectedApp {self.slug!r}>"
 
 
+# The life of a secret: staged (the app learns it), active (the hub issues with it),
+# previous (the app may still accept it), retired (gone everywhere).
+NEXT, ACTIVE, PREVIOUS, RETIRED = "next", "active", "previous", "retired"
+SECRET_STATES = (NEXT, ACTIVE, PREVIOUS, RETIRED)
+
+
+def fingerprint(plain: str) -> str:
+    """What the pages show to tell secrets apart: the first 8 hex digits of SHA-256(secret)."""
+    return hashlib.sha256(plain.encode("utf-8")).hexdigest()[:8]
+
+
 class AppSecret(Base):
-    """One Multipass secret of an app, Fernet-encrypted. The current one issues tokens;
-    earlier ones stay listed until retired so the app can accept both during a change-over."""
+    """One Multipass secret of an app, Fernet-encrypted, in one of :data:`SECRET_STATES`.
+
+    At most one secret of an app is ``next``, one ``active`` and one ``previous``; the
+    hub issues with the active one only."""
 
     __tablename__ = "app_secrets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     app_id: Mapped[int] = mapped_column(ForeignKey("connected_apps.id", ondelete="CASCADE"), index=True)
     encrypted_value: Mapped[str] = mapped_column(Text)
-    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default=ACTIVE)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When a token was last issued with it; written at most once a minute per worker.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     app: Mapped[ConnectedApp] = relationship(back_populates="secrets")
 
@@ -59,6 +78,4 @@ class AppSecret(Base):
 
     @property
     def status(self) -> str:
-        if self.retired_at is not None:
-            return "retired"
-        return "current" if self.is_current else "previous"
+        return self.state

@@ -60,6 +60,17 @@ class SecretBox:
         except (InvalidToken, UnicodeError) as err:
             raise SecretDecryptionError() from err
 
+    def seal(self, plain: str, now: float) -> str:
+        """Ciphertext of ``plain`` stamped with ``now`` (epoch seconds), for :meth:`unseal`."""
+        return self._fernet.encrypt_at_time(plain.encode("utf-8"), int(now)).decode("ascii")
+
+    def unseal(self, stored: str, ttl: int, now: float) -> str | None:
+        """Plain text of a :meth:`seal` result no older than ``ttl`` seconds at ``now``, else None."""
+        try:
+            return self._fernet.decrypt_at_time(stored.encode("ascii"), ttl, int(now)).decode("utf-8")
+        except (InvalidToken, UnicodeError):
+            return None
+
     def rotate(self, stored: str) -> str:
         """Re-encrypt ``stored`` under the first key."""
         try:

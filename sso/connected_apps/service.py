@@ -7,6 +7,9 @@ map :class:`~sso.base.errors.HubError` to a page or a message.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import re
 import threading
 from collections.abc import Iterable
@@ -16,18 +19,23 @@ from urllib.parse import parse_qsl, urlsplit
 
 from cachetools import LRUCache, TTLCache
 from flask import current_app
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload
 
-from sso.audit import record
+from sso.audit import record, register_events
 from sso.base import context
 from sso.base.db import db, transaction
-from sso.base.errors import NotFound, ValidationError
-from sso.base.redirects import normalize_origin, origin_of
+from sso.base.errors import Conflict, NotFound, ValidationError
+from sso.base.redirects import canonical_login_url, normalize_origin, origin_of
 from sso.multipass import MultipassCodec
 
-from .models import DEFAULT_TOKEN_LIFETIME, AppSecret, ConnectedApp
+from .models import ACTIVE, DEFAULT_TOKEN_LIFETIME, NEXT, PREVIOUS, RETIRED, AppSecret, ConnectedApp, fingerprint
 from .secrets import SecretBox, check_pasted_secret, generate_secret
+
+log = logging.getLogger(__name__)
+
+register_events("secret_staged", "secret_activated", "secret_discarded")
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 TOKEN_PLACEHOLDER = "{token}"
@@ -49,6 +57,8 @@ class AppsState:
     snapshots: TTLCache[str, tuple[int, IssuingApp]] | None = None
     snapshots_ttl: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # secret id -> clock time of this worker's last write of its last_used_at (see note_issued)
+    last_used_marks: dict[int, float] = field(default_factory=dict)
 
 
 def _state() -> AppsState:
@@ -111,6 +121,50 @@ def check_login_url_template(template: object, allowed_origins: list[str]) -> st
     return text
 
 
+def clean_login_urls(values: Iterable[str] | str, allowed_origins: list[str]) -> list[str]:
+    """The login URLs the service-initiated flow may send a token to, canonical and
+    de-duplicated (one per line or a list): absolute, on an allowed origin, no fragment,
+    no ``{token}`` and no ``multipass`` parameter (the hub adds that one)."""
+    items = values.splitlines() if isinstance(values, str) else list(values)
+    result: list[str] = []
+    for item in items:
+        text = str(item or "").strip()
+        if not text:
+            continue
+        canonical = canonical_login_url(text)
+        if any(key == "multipass" for key, _v in parse_qsl(urlsplit(text).query, keep_blank_values=True)):
+            raise ValidationError("A registered login URL must not carry a multipass parameter: the hub adds it.")
+        if canonical is None or TOKEN_PLACEHOLDER in text:
+            raise ValidationError(
+                f"{text[:100]!r} is not a login URL such as https://app.example.com/login "
+                "(absolute, no #fragment, no {token})."
+            )
+        if origin_of(canonical) not in allowed_origins:
+            raise ValidationError(f"The login URL {text[:100]!r} is not on one of the allowed origins.")
+        if canonical not in result:
+            result.append(canonical)
+    if len(result) > 20:
+        raise ValidationError("At most 20 login URLs per app.")
+    return result
+
+
+def default_login_urls(template: str) -> list[str]:
+    """The login URL registered when IT names none: the login URL template without its
+    ``multipass={token}`` query parameter (``https://crm.example/login?multipass={token}``
+    gives ``https://crm.example/login``), since the service-initiated flow adds exactly that
+    parameter. A template with ``{token}`` in its path (``.../login/multipass/{token}``)
+    gives none: that path without a token is not a page that reads ``?multipass=``, so IT
+    registers the app's login page explicitly."""
+    parts = urlsplit(template)
+    pairs = parts.query.split("&") if parts.query else []
+    if "multipass=" + TOKEN_PLACEHOLDER not in pairs or TOKEN_PLACEHOLDER in parts.path:
+        return []
+    rest = "&".join(p for p in pairs if p != "multipass=" + TOKEN_PLACEHOLDER)
+    base = template.split("?", 1)[0]
+    canonical = canonical_login_url(f"{base}?{rest}" if rest else base)
+    return [canonical] if canonical else []
+
+
 def clean_lifetime(value: object) -> int:
     """Token lifetime in seconds, 30..3600."""
     try:
@@ -150,10 +204,15 @@ def _settings(data: dict[str, Any], current: ConnectedApp | None = None) -> dict
     if not origins and template:
         guessed = origin_of(str(template).replace(TOKEN_PLACEHOLDER, "TOKEN"))
         origins = [guessed] if guessed else []
+    checked_template = check_login_url_template(template, origins)
+    login_urls_in = pick("login_urls", current.login_urls if current else None)
+    if login_urls_in is None:
+        login_urls_in = default_login_urls(checked_template)
     return {
         "name": clean_name(pick("name", current.name if current else None)),
         "allowed_origins": origins,
-        "login_url_template": check_login_url_template(template, origins),
+        "login_url_template": checked_template,
+        "login_urls": clean_login_urls(login_urls_in, origins),
         "token_lifetime": clean_lifetime(
             pick("token_lifetime", current.token_lifetime if current else DEFAULT_TOKEN_LIFETIME)
         ),
@@ -191,11 +250,13 @@ def create_connected_app(
     token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
     enabled: bool = True,
     logout_url: str | None = None,
+    login_urls: Iterable[str] | str | None = None,
     actor: str | None = None,
 ) -> ConnectedApp:
     """Create a connected app without a secret and record ``app_created``; one commit.
 
-    With no allowed origins, the login URL's origin is the only one. Raises ValidationError.
+    With no allowed origins, the login URL's origin is the only one. ``login_urls`` None
+    (or empty) registers :func:`default_login_urls`. Raises ValidationError.
     """
     slug = clean_slug(slug)
     settings = _settings(
@@ -203,6 +264,7 @@ def create_connected_app(
             "name": name, "login_url_template": login_url_template,
             "allowed_origins": list(allowed_origins) if not isinstance(allowed_origins, str) else allowed_origins,
             "token_lifetime": token_lifetime, "enabled": enabled, "logout_url": logout_url,
+            "login_urls": _given_login_urls(login_urls),
         }
     )
     with transaction():
@@ -215,6 +277,16 @@ def create_connected_app(
     return app
 
 
+def _given_login_urls(values: Iterable[str] | str | None) -> list[str] | str | None:
+    """None when nothing was given (blank text or an empty list): the default applies."""
+    if values is None:
+        return None
+    if isinstance(values, str):
+        return values if values.strip() else None
+    items = [v for v in values if v and v.strip()]
+    return items or None
+
+
 def add_app(
     slug: str,
     name: str,
@@ -225,6 +297,7 @@ def add_app(
     token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
     enabled: bool = True,
     logout_url: str | None = None,
+    login_urls: Iterable[str] | str | None = None,
     actor: str | None = None,
     shown_in: str = "admin page",
 ) -> tuple[ConnectedApp, str]:
@@ -239,7 +312,7 @@ def add_app(
     with transaction():
         app = create_connected_app(
             slug, name, login_url_template, allowed_origins, token_lifetime=token_lifetime,
-            enabled=enabled, logout_url=logout_url, actor=actor,
+            enabled=enabled, logout_url=logout_url, login_urls=login_urls, actor=actor,
         )
         plain = set_secret(app, pasted, actor=actor, shown_in=shown_in)
     return app, plain
@@ -247,8 +320,8 @@ def add_app(
 
 def update_connected_app(app: ConnectedApp, *, actor: str | None = None, **changes: Any) -> dict[str, Any]:
     """Validate and apply changes (name, login_url_template, allowed_origins,
-    token_lifetime, enabled, logout_url), record ``app_changed``; returns the changed fields."""
-    allowed = {"name", "login_url_template", "allowed_origins", "token_lifetime", "enabled", "logout_url"}
+    token_lifetime, enabled, logout_url, login_urls), record ``app_changed``; returns the changed fields."""
+    allowed = {"name", "login_url_template", "allowed_origins", "token_lifetime", "enabled", "logout_url", "login_urls"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot update {sorted(unknown)}")
@@ -263,71 +336,230 @@ def update_connected_app(app: ConnectedApp, *, actor: str | None = None, **chang
 
 
 # -- secrets ----------------------------------------------------------------------------
+#
+# Staged rotation: stage (a ``next`` secret; the app is configured to accept it while the
+# hub keeps issuing with the ``active`` one), activate (next -> active, active -> previous;
+# the hub issues with the new one at once), retire (previous -> retired). The hub only
+# issues tokens, it never reads them, so ``previous`` and ``next`` are what the app must
+# accept; the hub lists them so IT knows what to configure there.
+
+DUPLICATE_SECRET = (
+    "This secret is already stored at the hub (for a connected app, now or before). "
+    "Every app needs a secret of its own: generate one or paste another."
+)
 
 
-def _live(app: ConnectedApp) -> list[AppSecret]:
-    return [s for s in app.secrets if s.retired_at is None]
+def _in_state(app: ConnectedApp, state: str) -> AppSecret | None:
+    return next((s for s in app.secrets if s.state == state), None)
+
+
+def active_secret(app: ConnectedApp) -> AppSecret | None:
+    """The issuing secret row, if any."""
+    return _in_state(app, ACTIVE)
+
+
+current_secret = active_secret  # the earlier name
+
+
+def staged_secret(app: ConnectedApp) -> AppSecret | None:
+    """The staged (``next``) secret row, if any."""
+    return _in_state(app, NEXT)
+
+
+def previous_secret(app: ConnectedApp) -> AppSecret | None:
+    """The ``previous`` secret row (replaced by the active one, maybe still accepted by the app)."""
+    return _in_state(app, PREVIOUS)
+
+
+def secret_fingerprint(row: AppSecret) -> str:
+    """The fingerprint of a stored secret (first 8 hex digits of its SHA-256)."""
+    return fingerprint(secret_box().decrypt(row.encrypted_value))
+
+
+def _digest(plain: str) -> bytes:
+    return hashlib.sha256(plain.encode("utf-8")).digest()
+
+
+def _refuse_duplicate(plain: str) -> None:
+    """ValidationError when ``plain`` equals any stored secret of any app (retired ones too).
+
+    Every stored secret is decrypted and compared by SHA-256 digest in constant time; the
+    message never says which app holds it.
+    """
+    wanted = _digest(plain)
+    box = secret_box()
+    clash = False
+    for stored in db.session.scalars(select(AppSecret.encrypted_value)):
+        clash |= hmac.compare_digest(_digest(box.decrypt(stored)), wanted)
+    if clash:
+        raise ValidationError(DUPLICATE_SECRET)
+
+
+def _new_secret(secret: str | None) -> str:
+    plain = check_pasted_secret(secret) if secret is not None else generate_secret()
+    _refuse_duplicate(plain)
+    return plain
 
 
 def set_secret(
     app: ConnectedApp, secret: str | None = None, *, actor: str | None = None, shown_in: str = "admin page"
 ) -> str:
-    """Make ``secret`` (or a generated one) the issuing secret; return it in plain text.
+    """Give an app without an active secret its first one (``secret`` pasted, or generated);
+    it issues at once. Return it in plain text.
 
-    Recorded as ``secret_set`` (first secret) or ``secret_rotated``; a generated secret is
-    also recorded as ``secret_revealed`` ``shown_in`` the page or command that shows it:
-    this is the only time the plain secret leaves the hub. Earlier secrets stay listed (and
-    valid for :func:`accepted_secrets`) until retired.
+    Recorded as ``secret_set``; a generated secret is also recorded as ``secret_revealed``
+    ``shown_in`` the page or command that shows it: the only time it leaves the hub.
+    Raises Conflict when the app already has an active secret (stage a new one instead).
     """
-    plain = check_pasted_secret(secret) if secret is not None else generate_secret()
-    encrypted = secret_box().encrypt(plain)
+    if active_secret(app) is not None:
+        raise Conflict(f"The app {app.slug} already has an active secret: stage a new one (rotate-secret).")
     with transaction():
-        had_secret = bool(app.secrets)
-        for old in app.secrets:
-            old.is_current = False
-        db.session.flush()
-        app.secrets.insert(0, AppSecret(encrypted_value=encrypted, is_current=True))
-        source = "pasted" if secret is not None else "generated"
-        record("secret_rotated" if had_secret else "secret_set", app=app, actor=actor, detail={"source": source})
+        plain = _new_secret(secret)
+        app.secrets.insert(0, AppSecret(encrypted_value=secret_box().encrypt(plain), state=ACTIVE,
+                                        activated_at=context.now()))
+        detail = {"source": "pasted" if secret is not None else "generated", "fingerprint": fingerprint(plain)}
+        record("secret_set", app=app, actor=actor, detail=detail)
         if secret is None:
             record("secret_revealed", app=app, actor=actor, detail={"where": shown_in})
     return plain
 
 
-rotate_secret = set_secret  # the name IT uses for an app that already has a secret
+def stage_secret(
+    app: ConnectedApp, secret: str | None = None, *, actor: str | None = None, shown_in: str = "admin page",
+    replace: bool = False,
+) -> tuple[AppSecret, str]:
+    """Stage a ``next`` secret (``secret`` pasted, or generated); the hub keeps issuing with
+    the active one until :func:`activate_secret`. Returns the row and the plain secret.
+
+    An app without an active secret gets it as its first, active secret (nothing issues yet,
+    so nothing can break; recorded as ``secret_set``). A secret already staged is refused
+    (Conflict) unless ``replace``: the app may already be configured with it; replacing
+    retires it (``secret_discarded``). Recorded as ``secret_staged`` (plus
+    ``secret_revealed`` for a generated secret). Any app's stored secret is refused.
+    """
+    if active_secret(app) is None:
+        plain = set_secret(app, secret, actor=actor, shown_in=shown_in)
+        row = active_secret(app)
+        assert row is not None
+        return row, plain
+    staged = staged_secret(app)
+    if staged is not None and not replace:
+        raise Conflict(
+            f"A next secret ({secret_fingerprint(staged)}) is already staged for {app.slug}: activate it, "
+            "or replace it (the app may already accept it; configure the new one there instead)."
+        )
+    with transaction():
+        plain = _new_secret(secret)
+        if staged is not None:
+            _retire(app, staged, "secret_discarded", actor)
+        row = AppSecret(encrypted_value=secret_box().encrypt(plain), state=NEXT)
+        app.secrets.insert(0, row)
+        detail = {"source": "pasted" if secret is not None else "generated", "fingerprint": fingerprint(plain)}
+        record("secret_staged", app=app, actor=actor, detail=detail)
+        if secret is None:
+            record("secret_revealed", app=app, actor=actor, detail={"where": shown_in})
+    return row, plain
 
 
-def retire_secret(app: ConnectedApp, secret_id: int, *, actor: str | None = None) -> AppSecret:
-    """Retire a previous (non-current) secret of ``app``; recorded as ``secret_retired``."""
-    for item in app.secrets:
-        if item.id == secret_id:
-            if item.is_current:
-                raise ValidationError("The current secret cannot be retired: rotate first.")
-            if item.retired_at is None:
-                with transaction():
-                    item.retired_at = context.now()
-                    record("secret_retired", app=app, actor=actor, detail={"secret_id": secret_id})
-            return item
-    raise NotFound("No such secret for this app.")
+def _retire(app: ConnectedApp, row: AppSecret, event_name: str, actor: str | None) -> None:
+    row.state = RETIRED
+    row.retired_at = context.now()
+    record(event_name, app=app, actor=actor, detail={"fingerprint": secret_fingerprint(row)})
 
 
-def current_secret(app: ConnectedApp) -> AppSecret | None:
-    """The issuing secret row, if any."""
-    return next((s for s in app.secrets if s.is_current and s.retired_at is None), None)
+def activate_secret(app: ConnectedApp, *, actor: str | None = None) -> AppSecret:
+    """Switch the hub to the staged secret: next -> active, active -> previous (an older
+    previous is retired). The hub issues with it from the next token on. Recorded as
+    ``secret_activated``. Raises Conflict when nothing is staged."""
+    staged = staged_secret(app)
+    if staged is None:
+        raise Conflict(f"Nothing is staged for {app.slug}: stage a next secret first (rotate-secret).")
+    with transaction():
+        old_previous = previous_secret(app)
+        if old_previous is not None:
+            _retire(app, old_previous, "secret_retired", actor)
+        old_active = active_secret(app)
+        if old_active is not None:
+            old_active.state = PREVIOUS
+        db.session.flush()
+        staged.state = ACTIVE
+        staged.activated_at = context.now()
+        detail = {"fingerprint": secret_fingerprint(staged)}
+        if old_active is not None:
+            detail["previous"] = secret_fingerprint(old_active)
+        record("secret_activated", app=app, actor=actor, detail=detail)
+    return staged
+
+
+def retire_secret(app: ConnectedApp, *, actor: str | None = None) -> AppSecret:
+    """Drop the previous secret (previous -> retired); recorded as ``secret_retired``.
+    Raises Conflict when there is no previous secret."""
+    row = previous_secret(app)
+    if row is None:
+        raise Conflict(f"{app.slug} has no previous secret to retire.")
+    with transaction():
+        _retire(app, row, "secret_retired", actor)
+    return row
+
+
+def discard_staged_secret(app: ConnectedApp, *, actor: str | None = None) -> AppSecret:
+    """Drop the staged secret without activating it; recorded as ``secret_discarded``.
+    Raises Conflict when nothing is staged."""
+    row = staged_secret(app)
+    if row is None:
+        raise Conflict(f"Nothing is staged for {app.slug}.")
+    with transaction():
+        _retire(app, row, "secret_discarded", actor)
+    return row
 
 
 def issuing_secret(app: ConnectedApp) -> str:
     """The plain secret new tokens for ``app`` are issued with; raises ValidationError."""
-    row = current_secret(app)
+    row = active_secret(app)
     if row is None:
         raise ValidationError(f"The app {app.name!r} has no Multipass secret yet: IT must set one.")
     return secret_box().decrypt(row.encrypted_value)
 
 
+_ACCEPT_ORDER = {NEXT: 0, ACTIVE: 1, PREVIOUS: 2}
+
+
+def accepted_rows(app: ConnectedApp) -> list[AppSecret]:
+    """The secrets the app should accept, newest first: next (if staged), active, previous."""
+    return sorted((s for s in app.secrets if s.state in _ACCEPT_ORDER), key=lambda s: _ACCEPT_ORDER[s.state])
+
+
 def accepted_secrets(app: ConnectedApp) -> list[str]:
-    """Every unretired secret, the issuing one first (what the app should accept)."""
-    rows = sorted(_live(app), key=lambda s: (not s.is_current, -(s.id or 0)))
-    return [secret_box().decrypt(r.encrypted_value) for r in rows]
+    """The plain secrets of :func:`accepted_rows`, newest first (what the app should accept)."""
+    return [secret_box().decrypt(r.encrypted_value) for r in accepted_rows(app)]
+
+
+LAST_USED_EVERY = 60.0  # seconds: at most one write of a secret's last_used_at per worker
+
+
+def note_issued(app: IssuingApp) -> None:
+    """Remember that ``app``'s active secret issued a token (its ``last_used_at``).
+
+    The jump's hot path must not write per jump: each worker writes a secret's
+    ``last_used_at`` at most once every :data:`LAST_USED_EVERY` seconds (by the app's clock),
+    in a short transaction of its own. The shown time is thus up to a minute early; a failed
+    write is logged and never fails the jump.
+    """
+    secret_id = app.secret_id
+    if secret_id is None:
+        return
+    state = _state()
+    moment = context.clock().time()
+    with state.lock:
+        last = state.last_used_marks.get(secret_id)
+        if last is not None and moment - last < LAST_USED_EVERY:
+            return
+        state.last_used_marks[secret_id] = moment
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(update(AppSecret).where(AppSecret.id == secret_id).values(last_used_at=context.now()))
+    except SQLAlchemyError as err:
+        log.warning("could not record when secret %s last issued a token: %s", secret_id, type(err).__name__)
 
 
 def rewrap_secrets(*, actor: str | None = None) -> int:
@@ -356,7 +588,7 @@ def codec_for(app: ConnectedApp | IssuingApp) -> MultipassCodec:
         if app.codec is None:
             raise ValidationError(app.no_codec_reason or "The app cannot issue tokens.")
         return app.codec
-    row = current_secret(app)
+    row = active_secret(app)
     if row is None:
         issuing_secret(app)  # raises the ValidationError that explains it
     assert row is not None
@@ -391,6 +623,8 @@ class IssuingApp:
     token_lifetime: int
     codec: MultipassCodec | None
     no_codec_reason: str | None = None
+    login_urls: tuple[str, ...] = ()
+    secret_id: int | None = None  # the active secret's row (see note_issued)
 
 
 _generation = [0]  # bumped whenever this process flushes or commits a change to an app or secret
@@ -406,6 +640,7 @@ def _snapshot(app: ConnectedApp) -> IssuingApp:
         id=app.id, slug=app.slug, name=app.name, enabled=bool(app.enabled),
         login_url_template=app.login_url_template, allowed_origins=tuple(app.allowed_origins or ()),
         token_lifetime=int(app.token_lifetime), codec=codec, no_codec_reason=reason,
+        login_urls=tuple(app.login_urls or ()), secret_id=row.id if (row := active_secret(app)) else None,
     )
 
 

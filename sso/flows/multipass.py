@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from sso.base import context
 from sso.multipass import MultipassCodec
 
 from .protocol import SignOnProtocol, add_query_parameter, escape_token
@@ -39,14 +40,22 @@ class MultipassProtocol(SignOnProtocol):
         self._codec_for = codec_for
         self._now = now
 
-    def claims(self, user: User, app: IssuingApp, return_to: str | None) -> dict[str, object]:
-        """email, login, identifier, name, first/last name when known, jti, return_to."""
+    def claims(
+        self, user: User, app: IssuingApp, return_to: str | None, *, now: datetime | None = None
+    ) -> dict[str, object]:
+        """email, login, identifier, name, first/last name when known, jti, ``aud`` (the
+        app's slug), ``created_at`` and ``exp`` (created_at + the app's token lifetime,
+        epoch seconds), return_to."""
+        moment = (now or self._clock()).astimezone(UTC).replace(microsecond=0)
         body: dict[str, object] = {
             "email": user.email,
             "login": user.login,
             "identifier": str(user.id),
             "name": user.display_name,
             "jti": secrets.token_urlsafe(18),
+            "aud": app.slug,
+            "created_at": moment.isoformat(),
+            "exp": int(moment.timestamp()) + int(app.token_lifetime),
         }
         first, last = split_name(user.name)
         if first and last:
@@ -55,10 +64,12 @@ class MultipassProtocol(SignOnProtocol):
             body["return_to"] = return_to
         return body
 
+    def _clock(self) -> datetime:
+        return self._now() if self._now else context.now()
+
     def token(self, user: User, app: IssuingApp, return_to: str | None) -> str:
         """A fresh token for ``user`` at ``app``."""
-        now = self._now() if self._now else None
-        return self._codec_for(app).encode(self.claims(user, app, return_to), now=now)
+        return self._codec_for(app).encode(self.claims(user, app, return_to))
 
     def issue(
         self, user: User, app: IssuingApp, return_to: str | None, *, login_url: str | None = None

@@ -2,22 +2,28 @@
 
 * :func:`jump`: the top-menu button (the app's login URL template gets the token).
 * :func:`service_initiated`: the app's own login, diverted to the hub (the token goes to
-  the ``login_url`` the app sent, once it is checked against the app's origins).
+  the ``login_url`` the app sent, once it matches one of the app's registered login URLs
+  exactly).
 
 Each checks the app and the user, issues one token, records ``jump`` and returns the
 ``Location`` to send the browser to. A refused ``return_to`` or ``login_url`` is recorded
-as ``redirect_refused``. Views only read the request and map the errors.
+as ``redirect_refused``; refusals of anonymous visitors are aggregated (see
+:func:`record_refusal`). Views only read the request and map the errors.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sso.audit import record
-from sso.base.errors import Conflict, Forbidden, ValidationError
-from sso.base.redirects import check_login_url, safe_return_to
+from cachetools import TTLCache
+from flask import has_request_context, request
 
-from ..connected_apps.service import IssuingApp, codec_for
+from sso.audit import record
+from sso.base import context
+from sso.base.errors import Conflict, Forbidden, ValidationError
+from sso.base.redirects import match_login_url, safe_return_to
+
+from ..connected_apps.service import IssuingApp, codec_for, note_issued
 from .multipass import MultipassProtocol
 from .protocol import SignOnProtocol
 
@@ -39,22 +45,56 @@ def check_usable(app: IssuingApp, user: User) -> None:
         raise Forbidden("Your account is disabled. Ask an administrator.", title="Account disabled")
 
 
+ANONYMOUS_REFUSAL_WINDOW = 60.0  # seconds: one redirect_refused row per client IP and app
+_REFUSALS_KEY = "flows.anonymous_refusals"  # in the hub state's features
+_REFUSALS_TRACKED = 10_000  # (ip, app) pairs remembered per worker
+
+
+def record_refusal(app: IssuingApp, user: User | None, parameter: str, raw: str) -> None:
+    """Record ``redirect_refused`` for a refused ``return_to`` or ``login_url``.
+
+    A logged-in user's refusals are written one by one. Anonymous ones are written before
+    any login check, so anyone can cause them: per worker, at most one row per client IP
+    and app per :data:`ANONYMOUS_REFUSAL_WINDOW` (by the app's clock); the refusals that got
+    no row of their own are counted and the next row says how many (``unrecorded_before``).
+    """
+    detail: dict[str, object] = {"parameter": parameter, "value": raw}
+    if user is None:
+        ip = (request.remote_addr or "") if has_request_context() else ""
+        features = context.hub_state().features
+        seen: TTLCache[tuple[str, str], list[float]] | None = features.get(_REFUSALS_KEY)
+        if seen is None:
+            seen = features.setdefault(_REFUSALS_KEY, TTLCache(
+                _REFUSALS_TRACKED, 10 * ANONYMOUS_REFUSAL_WINDOW, timer=context.clock().time))
+        now = context.clock().time()
+        key = (ip, app.slug)
+        entry = seen.get(key)  # [time of the last row, refusals since without a row]
+        if entry is not None and now - entry[0] < ANONYMOUS_REFUSAL_WINDOW:
+            entry[1] += 1
+            return
+        if entry is not None and entry[1]:
+            detail["unrecorded_before"] = int(entry[1])
+        seen[key] = [now, 0]
+    record("redirect_refused", user=user, app=app.slug, detail=detail)
+
+
 def kept_return_to(app: IssuingApp, raw: str | None, user: User | None) -> str | None:
     """``raw`` if it is a safe place on the app (or a relative path); else None, recorded."""
     if raw is None or raw == "":
         return None
     kept = safe_return_to(raw, app.allowed_origins)
     if kept is None:
-        record("redirect_refused", user=user, app=app.slug, detail={"parameter": "return_to", "value": raw})
+        record_refusal(app, user, "return_to", raw)
     return kept
 
 
 def checked_login_url(app: IssuingApp, raw: str, user: User | None) -> str:
-    """The ``login_url`` an app sent, if it is on one of its origins; else ValidationError, recorded."""
+    """The ``login_url`` an app sent, if it is exactly one of its registered login URLs;
+    else ValidationError, recorded."""
     try:
-        return check_login_url(raw, app.allowed_origins)
+        return match_login_url(raw, app.login_urls)
     except ValidationError as err:
-        record("redirect_refused", user=user, app=app.slug, detail={"parameter": "login_url", "value": raw})
+        record_refusal(app, user, "login_url", raw)
         raise ValidationError(err.message, title="Address refused") from err
 
 
@@ -65,6 +105,7 @@ def _issue(user: User, app: IssuingApp, raw_return_to: str | None, *, login_url:
         location = _protocol(app).issue(user, app, return_to, login_url=login_url)
     except ValidationError as err:  # no secret configured yet
         raise Conflict(err.message, title="App not ready") from err
+    note_issued(app)
     record("jump", user=user, app=app.slug, detail={"flow": flow, "return_to": return_to})
     return location
 

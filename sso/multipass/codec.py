@@ -218,11 +218,16 @@ class MultipassCodec:
         max_age: float | None = None,
         leeway: float | None = None,
         now: Now = None,
+        audience: str | None = None,
     ) -> dict[str, Any]:
         """Return the claims of a valid token, or raise :class:`InvalidToken`.
 
         Valid means: authentic under one of the secrets, a JSON object, a readable
-        ``created_at`` no older than ``max_age`` and no more than ``leeway`` ahead of ``now``.
+        ``created_at`` no older than ``max_age`` and no more than ``leeway`` ahead of ``now``;
+        an ``exp`` claim, when present, a number (epoch seconds) not more than ``leeway``
+        behind ``now``; and, when ``audience`` is given, an ``aud`` claim equal to it (a
+        token without ``aud`` is then refused too). Every refusal is the same
+        :class:`InvalidToken` (:class:`ExpiredToken` for an expired one).
         """
         claims = self.decrypt(token)
         try:
@@ -230,7 +235,15 @@ class MultipassCodec:
         except ValueError as err:
             log.info("Multipass token refused: missing or unreadable created_at")
             raise InvalidToken() from err
-        self._check_age(created_at, _as_datetime(now), max_age, leeway)
+        moment = _as_datetime(now)
+        self._check_age(created_at, moment, max_age, leeway)
+        if "exp" in claims:
+            self._check_exp(claims["exp"], moment, leeway)
+        if audience is not None:
+            aud = claims.get("aud")
+            if not isinstance(aud, str) or not hmac.compare_digest(aud.encode("utf-8"), audience.encode("utf-8")):
+                log.info("Multipass token refused: audience %r is not %r", aud, audience)
+                raise InvalidToken()
         return claims
 
     def decrypt(self, token: str | bytes) -> dict[str, Any]:
@@ -274,6 +287,16 @@ class MultipassCodec:
         if -age > ahead:
             log.info("Multipass token refused: created_at %s in the future", -age)
             raise InvalidToken()
+
+    def _check_exp(self, exp: object, now: datetime, leeway: float | None) -> None:
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)) or exp != exp or abs(exp) > 1e11:
+            log.info("Multipass token refused: exp is not a number of epoch seconds")
+            raise InvalidToken()
+        ahead = self._leeway if leeway is None else leeway
+        late = now.timestamp() - float(exp)
+        if late > ahead:
+            log.info("Multipass token refused: exp passed %.0f s ago", late)
+            raise ExpiredToken()
 
 
 def _reject_constant(name: str) -> Any:

@@ -23,6 +23,9 @@ class MultipassVerifier:
     ``secrets``: one secret or a list, newest first (see :class:`MultipassCodec`), or a
     ready codec. ``replay_store`` defaults to an in-memory store, which is enough for one
     process only; pass a :class:`SqlReplayStore` or :class:`RedisReplayStore` otherwise.
+    ``audience``: this app's name at the hub (its slug); when set, a token whose ``aud``
+    claim is missing or different is refused, so a token issued for another app that
+    happens to share the secret is never accepted here.
     """
 
     def __init__(
@@ -32,6 +35,7 @@ class MultipassVerifier:
         *,
         max_age: float | None = None,
         leeway: float | None = None,
+        audience: str | None = None,
     ) -> None:
         if isinstance(secrets, MultipassCodec):
             self.codec = secrets
@@ -40,6 +44,9 @@ class MultipassVerifier:
         self.replay_store = replay_store if replay_store is not None else MemoryReplayStore()
         self.max_age = self.codec.max_age if max_age is None else max_age
         self.leeway = self.codec.leeway if leeway is None else leeway
+        if audience is not None and (not isinstance(audience, str) or not audience):
+            raise ValueError("audience must be a non-empty string")
+        self.audience = audience
 
     def verify(self, token: str | bytes, *, now: Now = None) -> dict[str, Any]:
         """Return the claims of a valid, unused token; raise :class:`InvalidToken` otherwise.
@@ -47,7 +54,7 @@ class MultipassVerifier:
         :class:`ReplayedToken` (an :class:`InvalidToken`) when it was used before;
         :class:`ReplayStoreError` when the store is down (the token is then refused).
         """
-        claims = self.codec.decode(token, max_age=self.max_age, leeway=self.leeway, now=now)
+        claims = self.codec.decode(token, max_age=self.max_age, leeway=self.leeway, now=now, audience=self.audience)
         created_at = parse_created_at(claims["created_at"])
         expires_at = created_at.timestamp() + self.max_age + self.leeway
         now_ts = _timestamp(now)

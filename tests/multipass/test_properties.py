@@ -36,7 +36,10 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12,
 )
-claims_strategy = st.dictionaries(st.text(max_size=12).filter(lambda k: k != "created_at"), json_values, max_size=6)
+# created_at and exp are checked claims (their own tests below); every other name is free.
+claims_strategy = st.dictionaries(
+    st.text(max_size=12).filter(lambda k: k not in {"created_at", "exp"}), json_values, max_size=6
+)
 
 
 def _refused(token: str | bytes) -> None:
@@ -126,3 +129,25 @@ def test_arbitrary_created_at_raises_only_invalid_token(created_at: str) -> None
         CODEC.decode(token, now=NOW)
     except InvalidToken:
         pass
+
+
+@FAST
+@given(st.floats(-3600, 3600, allow_nan=False) | st.integers(-3600, 3600))
+def test_exp_is_enforced_with_the_leeway(offset: float) -> None:
+    """exp = now + offset: accepted while offset >= -leeway (60 s), refused after."""
+    exp = NOW.timestamp() + offset
+    token = CODEC.encode({"email": "a@example.com", "exp": exp}, now=NOW)
+    if offset >= -CODEC.leeway:
+        assert CODEC.decode(token, now=NOW)["exp"] == exp
+    else:
+        try:
+            CODEC.decode(token, now=NOW)
+        except InvalidToken:
+            return
+        raise AssertionError("an expired exp was accepted")
+
+
+@FAST
+@given(json_values.filter(lambda v: isinstance(v, bool) or not isinstance(v, (int, float))))
+def test_exp_that_is_not_a_number_is_refused(value: Any) -> None:
+    _refused(CODEC.encode({"email": "a@example.com", "exp": value}, now=NOW))

@@ -22,13 +22,13 @@ def test_vector_files_cover_the_brief() -> None:
     assert any(v["token"].startswith("AAECAwQFBgcICQoLDA0OD5wv") for v in VALID)
     reasons = {v["reason"] for v in INVALID}
     assert {"base64", "length", "too long", "MAC", "padding", "UTF-8", "JSON", "object",
-            "created_at", "expired", "future"} <= reasons
+            "created_at", "expired", "future", "exp passed", "exp is not", "audience"} <= reasons
 
 
 @pytest.mark.parametrize("vector", VALID, ids=[v["name"] for v in VALID])
 def test_valid_vector_decodes(vector: dict[str, Any]) -> None:
     codec = MultipassCodec(vector.get("codec_secrets") or vector["secret"])
-    assert codec.decode(vector["token"], now=_now(vector)) == vector["claims"]
+    assert codec.decode(vector["token"], now=_now(vector), audience=vector.get("audience")) == vector["claims"]
 
 
 @pytest.mark.parametrize("vector", VALID, ids=[v["name"] for v in VALID])
@@ -47,7 +47,7 @@ def test_invalid_vector_is_refused_with_one_generic_message(
     codec = MultipassCodec(vector["secret"])
     caplog.set_level(logging.INFO, logger="sso.multipass")
     with pytest.raises(InvalidToken) as info:  # anything but InvalidToken fails the test
-        codec.decode(vector["token"], now=_now(vector))
+        codec.decode(vector["token"], now=_now(vector), audience=vector.get("audience"))
     assert str(info.value) == GENERIC_MESSAGE
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("sso.multipass")]
     assert len(messages) == 1, messages
@@ -59,7 +59,7 @@ def test_every_invalid_vector_gives_the_same_text() -> None:
     texts = set()
     for vector in INVALID:
         with pytest.raises(InvalidToken) as info:
-            MultipassCodec(vector["secret"]).decode(vector["token"], now=_now(vector))
+            MultipassCodec(vector["secret"]).decode(vector["token"], now=_now(vector), audience=vector.get("audience"))
         texts.add((str(info.value), info.value.args))
     assert len(texts) == 1
 

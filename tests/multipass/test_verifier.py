@@ -158,3 +158,26 @@ def test_sql_down_refuses_the_token() -> None:
             )
     finally:
         engine.dispose()
+
+
+def test_audience_is_checked_with_the_one_generic_error() -> None:
+    codec = MultipassCodec(SECRET)
+    verifier = MultipassVerifier(SECRET, MemoryReplayStore(), audience="invoices")
+    assert verifier.verify(codec.encode({"email": "a@example.com", "aud": "invoices"}, now=T0), now=T0)["aud"] == "invoices"
+    for claims in ({"aud": "crm"}, {}, {"aud": ["invoices"]}, {"aud": "Invoices"}, {"aud": None}):
+        with pytest.raises(InvalidToken) as info:
+            verifier.verify(codec.encode({"email": "a@example.com", **claims}, now=T0), now=T0)
+        assert type(info.value) is InvalidToken and str(info.value) == "Invalid Multipass token"
+    # Without an audience (the default) aud is not looked at, as before.
+    assert MultipassVerifier(SECRET).verify(codec.encode({"aud": "crm"}, now=T0), now=T0)["aud"] == "crm"
+    with pytest.raises(ValueError):
+        MultipassVerifier(SECRET, audience="")
+
+
+def test_exp_shorter_than_the_max_age_is_enforced() -> None:
+    codec = MultipassCodec(SECRET)
+    token = codec.encode({"email": "a@example.com", "exp": T0.timestamp() + 60}, now=T0)
+    verifier = MultipassVerifier(SECRET)
+    with pytest.raises(ExpiredToken):
+        verifier.verify(token, now=T0 + timedelta(seconds=121))  # exp + 60 s leeway passed
+    assert verifier.verify(token, now=T0 + timedelta(seconds=120))["email"] == "a@example.com"

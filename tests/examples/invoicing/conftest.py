@@ -78,8 +78,10 @@ def token(codec: MultipassCodec) -> Callable[..., str]:
     """``token(login="ann", email=..., **claims)``: a fresh token for those claims."""
 
     def make(login: str = "ann", email: str = "ann@example.com", **claims: Any) -> str:
-        # Like the hub: a random jti per token, so runs sharing a Redis never collide.
-        return codec.encode({"login": login, "email": email, "jti": secrets.token_urlsafe(16), **claims})
+        # Like the hub: a random jti per token (so runs sharing a Redis never collide) and
+        # this app's slug as the audience.
+        body = {"login": login, "email": email, "jti": secrets.token_urlsafe(16), "aud": "invoices", **claims}
+        return codec.encode({k: v for k, v in body.items() if v is not None})
 
     return make
 

@@ -126,12 +126,12 @@ def test_tampered_token_is_refused(client: FlaskClient, token: Token) -> None:
 
 
 def test_expired_token_is_refused(client: FlaskClient, codec: MultipassCodec) -> None:
-    old = codec.encode({"login": "ann", "email": "ann@example.com"}, now=time.time() - 901)
+    old = codec.encode({"login": "ann", "email": "ann@example.com", "aud": "invoices"}, now=time.time() - 901)
     assert_refused(client, "/login?multipass=" + old)
 
 
 def test_token_made_with_another_apps_secret_is_refused(client: FlaskClient) -> None:
-    foreign = MultipassCodec(OTHER_APP_SECRET).encode({"login": "ann", "email": "ann@example.com"})
+    foreign = MultipassCodec(OTHER_APP_SECRET).encode({"login": "ann", "email": "ann@example.com", "aud": "invoices"})
     assert_refused(client, "/login?multipass=" + foreign)
 
 
@@ -141,15 +141,15 @@ def test_garbage_is_refused(client: FlaskClient, garbage: str) -> None:
 
 
 def test_token_without_login_is_refused_clearly(client: FlaskClient, codec: MultipassCodec) -> None:
-    assert_refused(client, "/login?multipass=" + codec.encode({"email": "ann@example.com"}), 400,
+    assert_refused(client, "/login?multipass=" + codec.encode({"email": "ann@example.com", "aud": "invoices"}), 400,
                    "does not say which login")
 
 
 def test_short_lifetime_from_config(make_app: AppFactory, codec: MultipassCodec) -> None:
     app = make_app(MULTIPASS_MAX_AGE=4)
-    five_seconds_old = codec.encode({"login": "ann", "email": "ann@example.com"}, now=time.time() - 5)
+    five_seconds_old = codec.encode({"login": "ann", "email": "ann@example.com", "aud": "invoices"}, now=time.time() - 5)
     assert_refused(app.test_client(), "/login?multipass=" + five_seconds_old)
-    fresh = codec.encode({"login": "ann", "email": "ann@example.com"})
+    fresh = codec.encode({"login": "ann", "email": "ann@example.com", "aud": "invoices"})
     assert app.test_client().get("/login?multipass=" + fresh).status_code == 302
 
 
@@ -157,12 +157,12 @@ def test_rotation_accepts_old_and_new_secret(make_app: AppFactory) -> None:
     app = make_app(MULTIPASS_SECRETS=f"{SECRET} {OLD_SECRET}")  # as the environment gives it
     for secret in (SECRET, OLD_SECRET):
         client = app.test_client()
-        claims = {"login": "ann", "email": "ann@example.com", "jti": secret}
+        claims = {"login": "ann", "email": "ann@example.com", "jti": secret, "aud": "invoices"}
         response = client.get("/login?multipass=" + MultipassCodec(secret).encode(claims))
         assert response.status_code == 302
         assert signed_in_login(client) == "ann"
     after_rotation = make_app(MULTIPASS_SECRETS=[SECRET])
-    old = MultipassCodec(OLD_SECRET).encode({"login": "ann", "email": "ann@example.com"})
+    old = MultipassCodec(OLD_SECRET).encode({"login": "ann", "email": "ann@example.com", "aud": "invoices"})
     assert_refused(after_rotation.test_client(), "/login?multipass=" + old)
 
 
@@ -310,3 +310,23 @@ def test_standard_base64_spelling_survives_query_and_path(app: Flask, token: Tok
     path_client = app.test_client()
     assert path_client.get("/login/multipass/" + again.replace("_", "/")).status_code == 302
     assert signed_in_login(path_client) == "ann"
+
+
+def test_a_token_for_another_audience_is_refused(client: FlaskClient, token: Token) -> None:
+    """Another app's token (same secret by mistake, or replayed here) never signs anyone in."""
+    assert_refused(client, "/login?multipass=" + token(aud="crm"))
+    assert_refused(client, "/login?multipass=" + token(aud=None))  # no aud at all
+    assert client.get("/login?multipass=" + token()).status_code == 302
+    assert signed_in_login(client) == "ann"
+
+
+def test_the_audience_follows_the_configuration(make_app: AppFactory, token: Token) -> None:
+    from examples.invoicing.config import ConfigError
+
+    billing = make_app(HUB_APP_SLUG="billing").test_client()  # default: the hub slug
+    assert_refused(billing, "/login?multipass=" + token())
+    assert billing.get("/login?multipass=" + token(aud="billing")).status_code == 302
+    explicit = make_app(MULTIPASS_AUDIENCE="crm").test_client()
+    assert explicit.get("/login?multipass=" + token(aud="crm")).status_code == 302
+    with pytest.raises(ConfigError, match="MULTIPASS_AUDIENCE"):
+        make_app(MULTIPASS_AUDIENCE="Not a slug!")

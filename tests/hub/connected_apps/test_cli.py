@@ -50,18 +50,71 @@ def test_apps_add_errors(app, runner) -> None:  # type: ignore[no-untyped-def]
         assert db.session.scalars(db.select(ConnectedApp.slug)).all() == ["inv"]
 
 
-def test_apps_rotate_secret(app, runner) -> None:  # type: ignore[no-untyped-def]
-    runner.invoke(args=["apps", "add", "inv", "--name", "Invoices", "--login-url", "https://inv.example/l/{token}"])
+def test_apps_rotate_activate_retire(app, runner) -> None:  # type: ignore[no-untyped-def]
+    from sso.audit.models import AuditEvent
+    from sso.base.db import db
+
+    added = runner.invoke(args=["apps", "add", "inv", "--name", "Invoices", "--login-url", "https://inv.example/l/{token}"])
+    first = added.output.strip().splitlines()[-1]
+    for command, message in (("activate-secret", "Nothing is staged"), ("retire-secret", "no previous secret")):
+        refused = runner.invoke(args=["apps", command, "inv"])
+        assert refused.exit_code != 0 and message in refused.output, refused.output
     result = runner.invoke(args=["apps", "rotate-secret", "inv"])
     assert result.exit_code == 0, result.output
     new = result.output.strip().splitlines()[-1]
+    assert "accept both secrets, newest first" in result.output and "activate-secret inv" in result.output
     with app.app_context():
-        secrets = accepted_secrets(get_app("inv"))
-        assert secrets[0] == new and len(secrets) == 2
-    pasted = runner.invoke(args=["apps", "rotate-secret", "inv", "--secret-stdin"], input="another-pasted-secret-1\n")
-    assert pasted.exit_code == 0
+        assert issuing_secret(get_app("inv")) == first  # staged: the hub still issues with the active one
+        assert accepted_secrets(get_app("inv")) == [new, first]
+    again = runner.invoke(args=["apps", "rotate-secret", "inv", "--secret-stdin"], input="another-pasted-secret-1\n")
+    assert again.exit_code != 0 and "already staged" in again.output
+    replaced = runner.invoke(args=["apps", "rotate-secret", "inv", "--secret-stdin", "--replace"],
+                             input="another-pasted-secret-1\n")
+    assert replaced.exit_code == 0 and "another-pasted-secret-1" not in replaced.output
+    activated = runner.invoke(args=["apps", "activate-secret", "inv"])
+    assert activated.exit_code == 0 and "retire-secret inv" in activated.output
+    with app.app_context():
+        assert issuing_secret(get_app("inv")) == "another-pasted-secret-1"
+        assert accepted_secrets(get_app("inv")) == ["another-pasted-secret-1", first]
+    retired = runner.invoke(args=["apps", "retire-secret", "inv"])
+    assert retired.exit_code == 0, retired.output
+    with app.app_context():
+        assert accepted_secrets(get_app("inv")) == ["another-pasted-secret-1"]
+        events = [e.event for e in db.session.scalars(db.select(AuditEvent))]
+        assert {"secret_staged", "secret_discarded", "secret_activated", "secret_retired"} <= set(events)
+        assert all(e.actor == "cli" for e in db.session.scalars(db.select(AuditEvent)))
     unknown = runner.invoke(args=["apps", "rotate-secret", "nope"])
     assert unknown.exit_code != 0 and "No connected app" in unknown.output
+
+
+def test_two_apps_may_not_share_a_secret_cli(app, runner) -> None:  # type: ignore[no-untyped-def]
+    shared = "a-secret-both-apps-would-use\n"
+    ok = runner.invoke(args=["apps", "add", "inv", "--name", "Invoices", "--login-url", "https://inv.example/l/{token}",
+                             "--secret-stdin"], input=shared)
+    assert ok.exit_code == 0
+    dup = runner.invoke(args=["apps", "add", "crm", "--name", "CRM", "--login-url", "https://crm.example/l/{token}",
+                              "--secret-stdin"], input=shared)
+    assert dup.exit_code != 0 and "already stored at the hub" in dup.output and "inv" not in dup.output.lower().replace(
+        "invalid", "")
+    runner.invoke(args=["apps", "add", "crm", "--name", "CRM", "--login-url", "https://crm.example/l/{token}"])
+    staged = runner.invoke(args=["apps", "rotate-secret", "crm", "--secret-stdin"], input=shared)
+    assert staged.exit_code != 0 and "already stored at the hub" in staged.output
+
+
+def test_login_urls_on_the_cli(app, runner) -> None:  # type: ignore[no-untyped-def]
+    base = ["apps", "add", "inv", "--name", "Invoices", "--login-url", "https://inv.example/l/{token}"]
+    result = runner.invoke(args=[*base, "--login-url-allowed", "https://inv.example/login",
+                                 "--login-url-allowed", "https://INV.example:443/sso?from=hub"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert get_app("inv").login_urls == ["https://inv.example/login", "https://inv.example/sso?from=hub"]
+    for bad in ("https://evil.example/login", "https://inv.example/login#x", "https://inv.example/l?multipass=1"):
+        refused = runner.invoke(args=["apps", "set-login-urls", "inv", bad])
+        assert refused.exit_code != 0 and "Traceback" not in refused.output, bad
+    cleared = runner.invoke(args=["apps", "set-login-urls", "inv"])
+    assert cleared.exit_code == 0 and "service-initiated flow off" in cleared.output
+    with app.app_context():
+        assert get_app("inv").login_urls == []
 
 
 def test_apps_list(runner) -> None:  # type: ignore[no-untyped-def]

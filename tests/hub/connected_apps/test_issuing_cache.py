@@ -9,11 +9,12 @@ from sso.base.db import db
 from sso.base.errors import NotFound, ValidationError
 from sso.connected_apps.service import (
     IssuingApp,
+    activate_secret,
     codec_for,
     get_app,
     get_issuing_app,
     retire_secret,
-    rotate_secret,
+    stage_secret,
     update_connected_app,
 )
 from sso.multipass import MultipassCodec
@@ -49,12 +50,13 @@ def test_changes_made_in_this_process_apply_at_once(app, connected_app) -> None:
         before = get_issuing_app(slug)
         update_connected_app(get_app(slug), enabled=False)
         assert get_issuing_app(slug).enabled is False
-        new_plain = rotate_secret(get_app(slug))
+        _row, new_plain = stage_secret(get_app(slug))
+        assert get_issuing_app(slug).codec is before.codec  # staged: still issuing with the active one
+        activate_secret(get_app(slug))
         rotated = get_issuing_app(slug)
         assert rotated.codec is not before.codec
         assert MultipassCodec(new_plain).decode(codec_for(rotated).encode({"email": "a@example.com"}))
-        previous = next(s for s in get_app(slug).secrets if not s.is_current)
-        retire_secret(get_app(slug), previous.id)
+        retire_secret(get_app(slug))
         assert get_issuing_app(slug) is not rotated  # any app or secret change drops the cache
 
 

@@ -7,19 +7,20 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 
 from sso.base.db import db
-from sso.base.errors import NotFound, ValidationError
+from sso.base.errors import Conflict, ValidationError
 from sso.connected_apps.secrets import SecretBox, SecretDecryptionError, generate_secret
 from sso.connected_apps.service import (
     accepted_secrets,
+    activate_secret,
     check_login_url_template,
     codec_for,
     create_connected_app,
-    current_secret,
+    discard_staged_secret,
     get_app,
     issuing_secret,
     retire_secret,
-    rotate_secret,
     set_secret,
+    stage_secret,
     update_connected_app,
 )
 
@@ -89,23 +90,51 @@ def test_secret_is_stored_encrypted(app) -> None:  # type: ignore[no-untyped-def
 
 
 @pytest.mark.parametrize("db_backend", BOTH, indirect=True)
-def test_rotation_keeps_previous_until_retired(app) -> None:  # type: ignore[no-untyped-def]
+def test_staged_rotation_stage_activate_retire(app) -> None:  # type: ignore[no-untyped-def]
+    from sso.audit.models import AuditEvent
+
     with app.app_context():
         capp = create_connected_app("inv", "Invoices", "https://app.example/login/multipass/{token}")
         first = set_secret(capp, "pasted-secret-from-the-app")
-        second = rotate_secret(capp)
+        with pytest.raises(Conflict, match="already has an active secret"):
+            set_secret(capp)
+        with pytest.raises(Conflict, match="Nothing is staged"):
+            activate_secret(capp)
+        with pytest.raises(Conflict, match="no previous secret"):
+            retire_secret(capp)
+        row, second = stage_secret(capp)
+        assert row.state == "next"
+        assert issuing_secret(capp) == first  # the hub keeps issuing with the active secret
+        assert accepted_secrets(capp) == [second, first]  # what the app should accept, newest first
+        with pytest.raises(Conflict, match="already staged"):
+            stage_secret(capp)
+        activate_secret(capp)
         assert issuing_secret(capp) == second
         assert accepted_secrets(capp) == [second, first]
-        assert [s.status for s in capp.secrets] == ["current", "previous"]
-        previous = [s for s in capp.secrets if s.status == "previous"][0]
-        with pytest.raises(ValidationError):
-            retire_secret(capp, current_secret(capp).id)
-        retire_secret(capp, previous.id)
+        assert [s.status for s in capp.secrets] == ["active", "previous"]
+        retire_secret(capp)
         assert accepted_secrets(capp) == [second]
-        assert [s.status for s in capp.secrets] == ["current", "retired"]
-        with pytest.raises(NotFound):
-            retire_secret(capp, 99999)
+        assert [s.status for s in capp.secrets] == ["active", "retired"]
         assert codec_for(capp).decode(codec_for(capp).encode({"email": "a@b.c"}))["email"] == "a@b.c"
+        # Staging while a previous secret is listed: activation retires the older previous.
+        _row, third = stage_secret(capp)
+        _row, fourth = stage_secret(capp, replace=True)  # the staged one is replaced, not kept
+        activate_secret(capp)
+        assert accepted_secrets(capp) == [fourth, second]
+        assert third not in accepted_secrets(capp)
+        _row, fifth = stage_secret(capp)
+        activate_secret(capp)
+        assert accepted_secrets(capp) == [fifth, fourth]
+        assert [s.status for s in capp.secrets].count("retired") == 3
+        _row, sixth = stage_secret(capp)
+        discard_staged_secret(capp)
+        assert issuing_secret(capp) == fifth and sixth not in accepted_secrets(capp)
+        events = [e.event for e in db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id))]
+        for name in ("secret_set", "secret_staged", "secret_activated", "secret_retired", "secret_discarded"):
+            assert name in events, name
+        for detail in db.session.scalars(db.select(AuditEvent.detail)):
+            for plain in (first, second, third, fourth, fifth, sixth):
+                assert plain not in str(detail)
 
 
 def test_pasted_secret_must_be_reasonable(app) -> None:  # type: ignore[no-untyped-def]

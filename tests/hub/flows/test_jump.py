@@ -9,6 +9,7 @@ import pytest
 from sso.audit.models import AuditEvent
 from sso.base.db import db
 from sso.multipass import MultipassCodec
+from tests.conftest import HUB_ADMIN_PASSWORD
 from tests.hub.test_redirects import HOSTILE
 
 BOTH = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -164,7 +165,11 @@ def test_query_template_quotes_the_token(app, client, auth) -> None:  # type: ig
 
 @pytest.mark.parametrize("db_backend", BOTH, indirect=True)
 def test_service_initiated_flow(app, client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
+    from sso.connected_apps.service import get_app, update_connected_app
+
     slug, secret = connected_app
+    with app.app_context():
+        update_connected_app(get_app(slug), login_urls=["https://invoices.example/login?lang=en"])
     login_url = "https://invoices.example/login?lang=en&multipass=old"
     start = client.get(f"/sso/multipass/{slug}", query_string={"login_url": login_url, "return_to": "/invoices/7"})
     assert start.status_code == 302 and start.headers["Location"].startswith("/login?next=")
@@ -181,6 +186,61 @@ def test_service_initiated_flow(app, client, auth, connected_app) -> None:  # ty
     assert len(query["multipass"]) == 1
     claims = MultipassCodec(secret).decode(query["multipass"][0])
     assert claims["login"] == "ann" and claims["return_to"] == "/invoices/7"
+
+
+@pytest.mark.parametrize(
+    "login_url",
+    [
+        "https://invoices.example/logout/frontchannel",
+        "https://invoices.example/scim/v2/Users",
+        "https://invoices.example/anything",
+        "https://invoices.example/login/",
+        "https://invoices.example/Login",
+        "https://invoices.example/login?next=/admin",
+        "https://invoices.example/login#frag",
+        "https://invoices.example/login#",
+        "http://invoices.example/login",
+        "https://invoices.example:8443/login",
+        "https://invoices.example/login/../scim/v2/Users",
+        "https://invoices.example/login%2F..%2Fanything",
+    ],
+)
+def test_login_url_must_be_a_registered_one_exactly(app, client, auth, connected_app, login_url: str) -> None:  # type: ignore[no-untyped-def]
+    """On the app's own origin, but not its registered login URL: 400, no token."""
+    slug, _secret = connected_app
+    auth.login()
+    response = client.get(f"/sso/multipass/{slug}", query_string={"login_url": login_url})
+    assert response.status_code == 400, login_url
+    assert "Location" not in response.headers and b"multipass=" not in response.data
+    assert not _events(app, "jump")
+    assert _events(app, "redirect_refused")[-1].detail["parameter"] == "login_url"
+
+
+@pytest.mark.parametrize(
+    "login_url", ["https://invoices.example/login", "https://INVOICES.example:443/login", "https://invoices.example/login?multipass=x"]
+)
+def test_registered_login_url_matches(app, client, auth, connected_app, login_url: str) -> None:  # type: ignore[no-untyped-def]
+    slug, secret = connected_app
+    auth.login()
+    response = client.get(f"/sso/multipass/{slug}", query_string={"login_url": login_url})
+    assert response.status_code == 302
+    token = parse_qs(urlsplit(response.headers["Location"]).query)["multipass"]
+    assert len(token) == 1 and MultipassCodec(secret).decode(token[0])["login"] == "ann"
+
+
+def test_default_login_url_of_a_query_template(app, client, auth) -> None:  # type: ignore[no-untyped-def]
+    from sso.connected_apps.service import create_connected_app, set_secret
+
+    with app.app_context():
+        capp = create_connected_app("crm", "CRM", "https://crm.example/login?next=%2Fhome&multipass={token}")
+        set_secret(capp)
+        assert capp.login_urls == ["https://crm.example/login?next=%2Fhome"]
+        path_app = create_connected_app("inv2", "Inv", "https://inv2.example/login/multipass/{token}")
+        assert path_app.login_urls == []  # {token} in the path: IT registers the login page
+    auth.login()
+    ok = client.get("/sso/multipass/crm", query_string={"login_url": "https://crm.example/login?next=%2Fhome"})
+    assert ok.status_code == 302
+    assert client.get("/sso/multipass/crm", query_string={"login_url": "https://crm.example/login"}).status_code == 400
 
 
 @pytest.mark.parametrize("value", HOSTILE[:-1])
@@ -215,8 +275,10 @@ def test_refused_login_url_even_when_anonymous(app, client, connected_app) -> No
     assert _events(app, "redirect_refused")
 
 
-def test_rotation_issues_with_the_new_secret(app, client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
-    from sso.connected_apps.service import get_app, rotate_secret
+def test_staged_rotation_is_no_outage(app, client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
+    """Staging keeps issuing with the active secret (the app does not know the new one yet);
+    activation switches at once."""
+    from sso.connected_apps.service import activate_secret, get_app, stage_secret
     from sso.multipass import InvalidToken
 
     slug, old = connected_app
@@ -224,8 +286,79 @@ def test_rotation_issues_with_the_new_secret(app, client, auth, connected_app) -
     before = _token_from_path(client.get(f"/sso/jump/{slug}").headers["Location"])  # primes the codec cache
     assert MultipassCodec(old).decode(before)["login"] == "ann"
     with app.app_context():
-        new = rotate_secret(get_app(slug))
+        _row, new = stage_secret(get_app(slug))
+    staged = _token_from_path(client.get(f"/sso/jump/{slug}").headers["Location"])
+    assert MultipassCodec(old).decode(staged)["login"] == "ann"  # an app still on the old secret works
+    with app.app_context():
+        activate_secret(get_app(slug))
     token = _token_from_path(client.get(f"/sso/jump/{slug}").headers["Location"])
     assert MultipassCodec(new).decode(token)["login"] == "ann"
     with pytest.raises(InvalidToken):
         MultipassCodec(old).decode(token)
+
+
+def test_tokens_name_their_audience_and_carry_the_app_lifetime(app, client, auth, connected_app, clock) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    from sso.connected_apps.service import get_app, update_connected_app
+    from sso.multipass import ExpiredToken, InvalidToken, MultipassVerifier
+
+    slug, secret = connected_app
+    with app.app_context():
+        update_connected_app(get_app(slug), token_lifetime=120)
+    auth.login()
+    token = _token_from_path(client.get(f"/sso/jump/{slug}").headers["Location"])
+    claims = MultipassCodec(secret).decode(token)
+    assert claims["aud"] == "invoices"
+    created = datetime.fromisoformat(claims["created_at"]).timestamp()
+    assert isinstance(claims["exp"], int) and claims["exp"] == created + 120
+    assert abs(created - clock.now().timestamp()) < 1  # the hub's clock
+    assert MultipassVerifier(secret, audience="invoices").verify(token)["login"] == "ann"
+    with pytest.raises(InvalidToken):
+        MultipassVerifier(secret, audience="crm").verify(token)
+    # The lifetime reaches the consumer: refused once exp (plus the 60 s leeway) has passed,
+    # well inside the 15-minute created_at rule.
+    later = _token_from_path(client.get(f"/sso/jump/{slug}").headers["Location"])
+    with pytest.raises(ExpiredToken):
+        MultipassVerifier(secret).verify(later, now=created + 181)
+
+
+def test_last_issued_time_is_written_at_most_once_a_minute(app, client, auth, connected_app, clock) -> None:  # type: ignore[no-untyped-def]
+    """When a secret last issued a token, without a database write per jump."""
+    import sqlalchemy as sa
+
+    from sso.connected_apps.models import AppSecret
+    from sso.connected_apps.service import active_secret, get_app
+
+    slug, _secret = connected_app
+    writes: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE APP_SECRETS"):
+            writes.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        auth.login()
+        for _ in range(10):
+            assert client.get(f"/sso/jump/{slug}").status_code == 302
+        assert len(writes) == 1
+        with app.app_context():
+            first = active_secret(get_app(slug)).last_used_at
+            assert first is not None and abs(first.timestamp() - clock.now().timestamp()) < 1
+        clock.advance(59)
+        client.get(f"/sso/jump/{slug}")
+        assert len(writes) == 1
+        clock.advance(1)
+        client.get(f"/sso/jump/{slug}")
+        assert len(writes) == 2
+        with app.app_context():
+            row = db.session.scalars(db.select(AppSecret)).one()
+            assert row.last_used_at is not None and row.last_used_at.timestamp() > first.timestamp() + 59
+        page_client = app.test_client()
+        page_client.post("/login", data={"login": "admin", "password": HUB_ADMIN_PASSWORD})
+        assert b"not yet" not in page_client.get(f"/admin/apps/{slug}").data.split(b"Last issued", 1)[1][:600]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)

@@ -45,8 +45,11 @@ def valid(name: str, plaintext: str, now: str, *, n: int, strip: bool = False,
 
 
 def invalid(name: str, token: str, reason: str, *, secret: str = SECRET,
-            now: str = "2024-02-29T12:05:00+00:00") -> dict[str, Any]:
-    return {"name": name, "secret": secret, "token": token, "now": now, "reason": reason}
+            now: str = "2024-02-29T12:05:00+00:00", audience: str | None = None) -> dict[str, Any]:
+    vector = {"name": name, "secret": secret, "token": token, "now": now, "reason": reason}
+    if audience is not None:
+        vector["audience"] = audience
+    return vector
 
 
 def b64(raw: bytes) -> str:
@@ -91,6 +94,13 @@ def main() -> None:
         valid("created_at in the future within the 60 s leeway",
               '{' + base_claims + ',"created_at":"2024-02-29T12:01:00+00:00"}',
               "2024-02-29T12:00:00+00:00", n=9),
+        # The hub's tokens name their audience (the app's slug) and carry exp (epoch seconds).
+        {**valid("aud and exp (the hub's claims since staged rotation)",
+                 '{' + base_claims + ',"jti":"k1","aud":"invoices","created_at":"2024-02-29T12:00:00+00:00",'
+                 '"exp":1709208300}', "2024-02-29T12:05:30+00:00", n=10), "audience": "invoices"},
+        valid("exp within the 60 s leeway, no audience asked for",
+              '{' + base_claims + ',"aud":"crm","created_at":"2024-02-29T12:00:00+00:00","exp":1709208060.5}',
+              "2024-02-29T12:02:00+00:00", n=11),
     ]
 
     def sealed(plaintext: bytes, n: int) -> str:
@@ -144,6 +154,21 @@ def main() -> None:
         invalid("too far in the future (leeway + 1 s)", good, "future", now="2024-02-29T11:58:59+00:00"),
         invalid("other secret", spec.seal(OTHER, claims("2024-02-29T12:00:00+00:00"), iv(35)), "MAC"),
         invalid("KAT under another secret", KAT_TOKEN, "MAC", now=KAT_NOW),
+        invalid("exp passed (beyond the leeway), created_at still young",
+                sealed(b'{"email":"a@example.com","created_at":"2024-02-29T12:00:00+00:00","exp":1709208060}', 36),
+                "exp passed", now="2024-02-29T12:02:01+00:00"),
+        invalid("exp not a number", sealed(b'{"email":"a@example.com","created_at":"2024-02-29T12:00:00+00:00",'
+                                           b'"exp":"1709208900"}', 37), "exp is not"),
+        invalid("exp true", sealed(b'{"email":"a@example.com","created_at":"2024-02-29T12:00:00+00:00","exp":true}',
+                                   38), "exp is not"),
+        invalid("aud of another app", sealed(b'{"email":"a@example.com","aud":"crm",'
+                                             b'"created_at":"2024-02-29T12:00:00+00:00"}', 39),
+                "audience", audience="invoices"),
+        invalid("aud missing while an audience is required",
+                sealed(claims("2024-02-29T12:00:00+00:00"), 40), "audience", audience="invoices"),
+        invalid("aud a list", sealed(b'{"email":"a@example.com","aud":["invoices"],'
+                                     b'"created_at":"2024-02-29T12:00:00+00:00"}', 41),
+                "audience", audience="invoices"),
     ]
     for name, data in (("valid.json", valids), ("invalid.json", invalids)):
         (HERE / name).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
