@@ -58,7 +58,7 @@ def set_directory(
     """
     kind = (kind or "").strip().lower()
     if kind not in SOURCE_KINDS:
-        raise ConfigError(f"Unknown directory type {kind!r}; use one of: {', '.join(SOURCE_KINDS)}.")
+        raise ConfigError(f"Unknown directory type {kind!r}; use one of: {', '.join(SOURCE_KINDS)}.", field="kind")
     setting = get_directory(app)
     token = (token or "").strip() or None
     if kind == "csv":
@@ -66,7 +66,7 @@ def set_directory(
     else:
         url = (url or "").strip()
         if len(url) > 2048:
-            raise ConfigError("The directory URL is too long (at most 2048 characters).")
+            raise ConfigError("The directory URL is too long (at most 2048 characters).", field="url")
         if token is None and setting is not None and setting.encrypted_token and setting.kind != "csv":
             token = secret_box().decrypt(setting.encrypted_token)
     DirectoryConfig(kind, url, token).validate()

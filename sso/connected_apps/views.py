@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from sso.base.access import admin_required
 from sso.base.errors import ValidationError
+from sso.base.forms import form_error
 
 from .forms import AppForm, RetireForm, SecretForm
 from .links import app_links
@@ -46,7 +47,7 @@ def new() -> ResponseReturnValue:
                 logout_url=form.logout_url.data,
             )
         except ValidationError as err:
-            return render_template("admin/app_form.html", form=form, app=None, error=err.message), 400
+            return render_template("admin/app_form.html", form=form, app=None, error=form_error(form, err)), 400
         return _show_secret_once(app, plain, rotated=False)
     status = 400 if request.method == "POST" else 200
     return render_template("admin/app_form.html", form=form, app=None), status
@@ -68,7 +69,7 @@ def edit(slug: str) -> ResponseReturnValue:
                 enabled=bool(form.enabled.data), logout_url=form.logout_url.data or "",
             )
         except ValidationError as err:
-            return _edit_page(app, form, err.message), 400
+            return _edit_page(app, form, form_error(form, err)), 400
         flash("Saved.", "info")
         return redirect(url_for("apps_admin.edit", slug=app.slug))
     return _edit_page(app, form), 400 if request.method == "POST" else 200
