@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Ports of `make run` (e.g. `make run HUB_PORT=5100 INVOICING_PORT=5101`).
+HUB_PORT ?= 5000
+INVOICING_PORT ?= 5001
 
 .PHONY: install run lint test bench clean
 
@@ -16,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/python -m examples.demo
+	HUB_PORT=$(HUB_PORT) INVOICING_PORT=$(INVOICING_PORT) $(BIN)/python -m examples.demo
 
 # Lint and types: ruff over everything, mypy with the settings in pyproject.toml.
 lint: install
