@@ -91,6 +91,8 @@ class Stack:
     #: The hub's name on its pages. The invoicing app's button back to the hub says "CRM",
     #: so in the demo the hub is called that too: the button lands on a page titled "CRM".
     brand_name: str = "CRM"
+    #: More settings of the hub (``SSO_*`` variables), e.g. login limits for a test.
+    hub_settings: dict[str, str] = field(default_factory=dict)
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     scim_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -134,6 +136,7 @@ class Stack:
             SSO_BRAND_NAME=self.brand_name,
             FLASK_APP="wsgi",
         )
+        env.update(self.hub_settings)
         if self.redis_url:
             env["SSO_REDIS_URL"] = self.redis_url
         return env

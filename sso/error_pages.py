@@ -35,7 +35,7 @@ TEXTS: dict[int, ErrorText] = {
                    "Go back, check what you entered and try again."),
     401: ErrorText("Please sign in", "You need to sign in to see this page.", "Sign in, then try again."),
     403: ErrorText("Access denied", "You are not allowed to do this.",
-                   "If you think you should be, ask your administrator."),
+                   "If you need access, ask your administrator."),
     404: ErrorText("Page not found", "There is no page at this address.",
                    "Check the address, or start again from the start page."),
     405: ErrorText("Not available here", "This address does not accept that kind of request.",

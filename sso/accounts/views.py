@@ -71,8 +71,8 @@ def destination_app_name(next_value: str | None) -> str | None:
     return app.name if app.enabled else None
 
 
-def _login_page(form: LoginForm, error: str | None = None) -> str:
-    return render_template("accounts/login.html", form=form, error=error,
+def _login_page(form: LoginForm, error: str | None = None, title: str | None = None) -> str:
+    return render_template("accounts/login.html", form=form, error=error, title=title,
                            app_name=destination_app_name(form.next.data))
 
 
@@ -95,7 +95,8 @@ def login() -> ResponseReturnValue:
     try:
         user = log_in(form.login.data or "", form.password.data or "", ip=request.remote_addr or "")
     except Throttled as err:
-        return _login_page(form, err.message), 429, {"Retry-After": str(err.retry_after)}
+        page = _login_page(form, err.message, title="Too many attempts")
+        return page, 429, {"Retry-After": str(err.retry_after)}
     except AccountDisabled as err:
         return _login_page(form, err.message), 403
     except LoginFailed as err:

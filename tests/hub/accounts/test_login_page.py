@@ -57,3 +57,14 @@ def test_empty_fields_are_marked_each_under_itself(client) -> None:  # type: ign
     assert '<p class="field-error" id="password-error">Enter your password.</p>' in page
     assert 'aria-describedby="login-error"' in page and 'aria-invalid="true"' in page
     assert 'class="flash error"' not in page  # no banner repeating it
+
+
+def test_throttled_login_page_is_titled_too_many_attempts(hub_config, app, client, auth) -> None:  # type: ignore[no-untyped-def]
+    app.config["LOGIN_LIMIT_LOGIN"] = "2 per minute"  # read when the first login is counted
+
+    for _ in range(2):
+        auth.login("ann", "wrong-password")
+    response = auth.login("ann", "wrong-password")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 429
+    assert "<title>Too many attempts · Multipass SSO</title>" in page and 'class="flash error"' in page
