@@ -59,8 +59,8 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
         f"""
 Multipass SSO demo is running.
 
-  Hub (identity server, called "{stack.brand_name}" in the demo):   {stack.hub_url}/
-  Invoicing app:                                        {stack.app_url}/
+  Hub (the identity server, named "{stack.brand_name}" in the demo):  {stack.hub_url}/
+  Invoicing app:                                            {stack.app_url}/
 
 Log in at the hub as any of: {logins}
 Password for all of them:  {stack.password}   ("admin" also sees the admin pages)
