@@ -1,24 +1,55 @@
 """`make run`: the hub on :5000 and the reference invoicing app on :5001, wired together.
 
+Ports: ``HUB_PORT`` and ``INVOICING_PORT`` (``make run HUB_PORT=5100``). A port already in
+use stops the demo with a message saying which and what to do, before anything starts.
 Everything lives under ``instance/demo/`` (SQLite files, generated keys); delete that
 folder to start from scratch. Stop with Ctrl-C.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from examples.stack import HUB_USERS, REPO, Stack, StackError
 
+DEFAULT_PORTS = {"HUB_PORT": 5000, "INVOICING_PORT": 5001}
 
-def main() -> int:
-    stack = Stack(workdir=REPO / "instance" / "demo", quiet=False)
+
+def port_from_env(variable: str, environ: Mapping[str, str]) -> int:
+    """The port in ``environ[variable]`` (default from :data:`DEFAULT_PORTS`); StackError if bad."""
+    raw = (environ.get(variable) or "").strip()
+    if not raw:
+        return DEFAULT_PORTS[variable]
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise StackError(f"{variable} must be a port number from 1 to 65535, not {raw!r}")
+    return int(raw)
+
+
+def make_stack(environ: Mapping[str, str]) -> Stack:
+    """The demo stack, on the ports the environment names."""
+    hub_port, app_port = port_from_env("HUB_PORT", environ), port_from_env("INVOICING_PORT", environ)
+    if hub_port == app_port:
+        raise StackError(f"HUB_PORT and INVOICING_PORT are both {hub_port}: give them different ports")
+    return Stack(workdir=REPO / "instance" / "demo", hub_port=hub_port, app_port=app_port, quiet=False)
+
+
+def main(environ: Mapping[str, str] = os.environ) -> int:
+    try:
+        stack = make_stack(environ)
+        stack.check_ports()  # before anything is set up: say at once what is in the way
+    except StackError as err:
+        print(f"The demo could not start: {err}", file=sys.stderr)
+        return 1
     try:
         print("Setting up the demo (databases, users, connected app, shared secret)...", flush=True)
         stack.provision()
         stack.start()
+        print("Reading the invoicing app's users into the pairing table...", flush=True)
+        stack.refresh_pairing()
     except StackError as err:
         stack.stop()
         print(f"The demo could not start: {err}", file=sys.stderr)
@@ -28,8 +59,8 @@ def main() -> int:
         f"""
 Multipass SSO demo is running.
 
-  Hub (identity server):   {stack.hub_url}/
-  Invoicing app:           {stack.app_url}/
+  Hub (the identity server, named "{stack.brand_name}" in the demo):  {stack.hub_url}/
+  Invoicing app:                                            {stack.app_url}/
 
 Log in at the hub as any of: {logins}
 Password for all of them:  {stack.password}   ("admin" also sees the admin pages)

@@ -7,8 +7,10 @@ public command lines (``flask --app wsgi ...``), exactly as IT would do it by ha
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +43,37 @@ class StackError(RuntimeError):
     """A step of provisioning or start-up failed; the message says which."""
 
 
+class PortBusy(StackError):
+    """A port the stack needs is taken by another program."""
+
+
+def port_is_free(port: int, host: str = HOST) -> bool:
+    """True when nothing listens on ``host:port`` (a port in TIME_WAIT counts as free,
+    as it does for the servers, which also bind with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            if err.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def check_ports_free(ports: Sequence[tuple[str, str, int]], host: str = HOST) -> None:
+    """Raise :class:`PortBusy` naming each ``(what, variable, port)`` that is taken, and how
+    to choose another port (``make run HUB_PORT=...``)."""
+    busy = [(what, variable, port) for what, variable, port in ports if not port_is_free(port, host)]
+    if busy:
+        lines = [f"port {port} on {host} ({what}) is already in use by another program" for what, _v, port in busy]
+        hint = " ".join(f"{variable}={port + 100}" for _w, variable, port in busy)
+        raise PortBusy(
+            "; ".join(lines) + ".\nStop that program (an earlier `make run` still running?), "
+            f"or choose free ports, e.g. `make run {hint}`."
+        )
+
+
 @dataclass
 class Stack:
     """The hub and the invoicing app, on their own databases under ``workdir``."""
@@ -55,6 +88,11 @@ class Stack:
     multipass_max_age: int | None = None
     hub_workers: int = 1
     quiet: bool = True
+    #: The hub's name on its pages. The invoicing app's button back to the hub says "CRM",
+    #: so in the demo the hub is called that too: the button lands on a page titled "CRM".
+    brand_name: str = "CRM"
+    #: More settings of the hub (``SSO_*`` variables), e.g. login limits for a test.
+    hub_settings: dict[str, str] = field(default_factory=dict)
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     scim_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -97,8 +135,10 @@ class Stack:
             SSO_APP_SECRETS_KEY=keys["SSO_APP_SECRETS_KEY"],
             # Links (set-password) are built from it, and the hub answers only to its host.
             SSO_BASE_URL=self.hub_url,
+            SSO_BRAND_NAME=self.brand_name,
             FLASK_APP="wsgi",
         )
+        env.update(self.hub_settings)
         if self.redis_url:
             env["SSO_REDIS_URL"] = self.redis_url
         return env
@@ -146,9 +186,11 @@ class Stack:
     def provision(self) -> None:
         """Create both databases, the demo users, the connected app and its shared secret.
 
-        Idempotent: a second run leaves an existing demo as it is.
+        Idempotent: a second run leaves an existing demo as it is. The hub stores the
+        invoicing app's address, so a demo set up for other ports is refused (StackError).
         """
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._check_same_address()
         hub = self.hub_env()
         self._run(["--app", "wsgi", "db", "upgrade"], hub)
         if not self._hub_has_app(hub):
@@ -178,6 +220,19 @@ class Stack:
             )
         self._run(["--app", "examples.invoicing", "seed-demo"], self.app_env())
 
+    def _check_same_address(self) -> None:
+        path = self.workdir / "app_url"
+        if path.exists() and path.read_text().strip() != self.app_url:
+            raise StackError(
+                f"{self.workdir} was set up with the invoicing app at {path.read_text().strip()}, "
+                f"not {self.app_url}: use that port again, or delete {self.workdir} to start afresh."
+            )
+        path.write_text(self.app_url + "\n")
+
+    def refresh_pairing(self) -> str:
+        """Fetch the invoicing app's users into the hub's pairing snapshot (needs both running)."""
+        return self._run(["--app", "wsgi", "pairing", "refresh", APP_SLUG], self.hub_env())
+
     # -- processes ------------------------------------------------------------------
 
     def _spawn(self, app: str, port: int, env: dict[str, str], workers: int) -> None:
@@ -196,8 +251,18 @@ class Stack:
         )
         self._processes.append(process)
 
+    def check_ports(self) -> None:
+        """Raise :class:`PortBusy` when the hub's or the invoicing app's port is taken."""
+        check_ports_free([
+            ("the hub", "HUB_PORT", self.hub_port), ("the invoicing app", "INVOICING_PORT", self.app_port),
+        ])
+
     def start(self) -> None:
-        """Start both servers under gunicorn and wait until they answer."""
+        """Start both servers under gunicorn and wait until they answer.
+
+        Refuses to start (:class:`PortBusy`) when a port is taken: otherwise the health check
+        could be answered by whatever holds the port while our server has died."""
+        self.check_ports()
         self._spawn("wsgi:app", self.hub_port, self.hub_env(), self.hub_workers)
         self._spawn("examples.invoicing.wsgi:app", self.app_port, self.app_env(), 1)
         wait_until_up(f"{self.hub_url}/healthz", self._processes[0])
@@ -209,6 +274,11 @@ class Stack:
     def __enter__(self) -> Stack:
         self.provision()
         self.start()
+        try:
+            self.refresh_pairing()
+        except StackError:
+            self.stop()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:

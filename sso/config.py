@@ -289,6 +289,31 @@ def _given_fernet_keys(value: Any, variable: str) -> list[str]:
     return parse_fernet_keys(value if isinstance(value, str) else ",".join(value), variable)
 
 
+MAX_BRAND_NAME = 60
+MAX_LOGO_BYTES = 256 * 1024
+#: Logo file types the hub serves, by suffix (the type it is served as follows the suffix).
+LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+              ".webp": "image/webp", ".svg": "image/svg+xml"}
+
+
+def _brand_name(raw: str, variable: str) -> str:
+    text = " ".join(raw.split())
+    if len(text) > MAX_BRAND_NAME or any(ord(ch) < 32 or ord(ch) == 127 for ch in raw.strip()):
+        raise ConfigError(f"{variable} must be a name of at most {MAX_BRAND_NAME} characters on one line")
+    return text
+
+
+def _brand_logo(raw: str, variable: str) -> str:
+    path = Path(raw).expanduser().resolve()
+    if path.suffix.lower() not in LOGO_TYPES:
+        raise ConfigError(f"{variable} must name a {', '.join(sorted(LOGO_TYPES))} file, not {path.name!r}")
+    if not path.is_file():
+        raise ConfigError(f"{variable}: no file at {path}")
+    if path.stat().st_size > MAX_LOGO_BYTES:
+        raise ConfigError(f"{variable}: the logo is larger than {MAX_LOGO_BYTES // 1024} KiB")
+    return str(path)
+
+
 def _audit_buffered(raw: Any, variable: str) -> frozenset[str]:
     from .audit.buffer import parse_buffered
 
@@ -477,6 +502,15 @@ SETTINGS: tuple[Setting, ...] = (
         "MAX_CONTENT_LENGTH", PREFIX + "MAX_CONTENT_LENGTH", "bytes", 16 * 1024 * 1024,
         whole_number(1024, 1024**3),
         "largest request body (default 16 MiB; CSV uploads included); larger requests get 413",
+    ),
+    Setting(
+        "BRAND_NAME", PREFIX + "BRAND_NAME", "str, 1-60 characters", "Multipass SSO", _brand_name,
+        "the hub's name in every page's title and header (the login page says \"Sign in to …\")",
+    ),
+    Setting(
+        "BRAND_LOGO", PREFIX + "BRAND_LOGO", "file path", None, _brand_logo,
+        "a logo shown before the name in every page's header: a PNG, JPEG, GIF, WebP or SVG file of at most"
+        " 256 KiB, served by the hub itself at `/brand/logo` (so the strict CSP holds)",
     ),
     Setting(
         "SQLALCHEMY_ENGINE_OPTIONS", None, "dict", {"pool_pre_ping": True}, None,

@@ -29,7 +29,14 @@ class PairingError(Exception):
 
 
 class ConfigError(PairingError):
-    """A directory configuration is invalid; the message says what to set."""
+    """A directory configuration is invalid; the message says what to set.
+
+    ``field`` names the directory form's field it is about, when there is one."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
 
 
 class SourceError(PairingError):

@@ -61,7 +61,7 @@ def set_directory(
     """
     kind = (kind or "").strip().lower()
     if kind not in SOURCE_KINDS:
-        raise ConfigError(f"Unknown directory type {kind!r}; use one of: {', '.join(SOURCE_KINDS)}.")
+        raise ConfigError(f"Unknown directory type {kind!r}; use one of: {', '.join(SOURCE_KINDS)}.", field="kind")
     setting = get_directory(app)
     token = (token or "").strip() or None
     if kind == "csv":
@@ -69,7 +69,7 @@ def set_directory(
     else:
         url = (url or "").strip()
         if len(url) > 2048:
-            raise ConfigError("The directory URL is too long (at most 2048 characters).")
+            raise ConfigError("The directory URL is too long (at most 2048 characters).", field="url")
         if token is None and setting is not None and setting.encrypted_token and setting.kind != "csv":
             if setting.kind != kind or not _same_target(setting.url or "", url):
                 # The stored token was given for one server: never send it to another.

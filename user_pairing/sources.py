@@ -392,21 +392,27 @@ class DirectoryConfig:
     def validate(self) -> DirectoryConfig:
         """Return ``self`` when usable, else raise :class:`ConfigError` with what to set."""
         if self.kind not in SOURCE_KINDS:
-            raise ConfigError(f"Unknown directory type {self.kind!r}; use one of: {', '.join(SOURCE_KINDS)}.")
+            raise ConfigError(
+                f"Unknown directory type {self.kind!r}; use one of: {', '.join(SOURCE_KINDS)}.", field="kind"
+            )
         if self.kind == "csv":
             return self
         url = (self.url or "").strip()
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"A {self.kind} directory needs an http:// or https:// URL with a host name.")
+            raise ConfigError(
+                f"A {self.kind} directory needs an http:// or https:// URL with a host name.", field="url"
+            )
         if parts.username or parts.password:
-            raise ConfigError("Do not put a user name or password in the directory URL; use the token.")
+            raise ConfigError("Do not put a user name or password in the directory URL; use the token.", field="url")
         if self.kind == "json" and parts.query:
-            raise ConfigError("Give the JSON list URL without a query string; the token and page are added.")
+            raise ConfigError(
+                "Give the JSON list URL without a query string; the token and page are added.", field="url"
+            )
         if not self.token or not self.token.strip():
-            raise ConfigError(f"A {self.kind} directory needs a token.")
+            raise ConfigError(f"A {self.kind} directory needs a token.", field="token")
         if any(c in self.token for c in "\r\n\0"):
-            raise ConfigError("The token must be a single line.")
+            raise ConfigError("The token must be a single line.", field="token")
         return self
 
     def build(self, *, data: str | bytes | None = None, timeout: float = DEFAULT_TIMEOUT) -> DirectorySource:

@@ -12,7 +12,9 @@ from flask.typing import ResponseReturnValue
 
 from sso.base.access import admin_required
 from sso.base.errors import ValidationError
+from sso.base.forms import form_error
 from sso.base.pagination import Page, page_arg
+from sso.connected_apps.models import ConnectedApp
 from sso.connected_apps.service import get_app
 
 from . import display, service
@@ -47,7 +49,11 @@ def _back(slug: str) -> Response:
 @bp.get("/<slug>")
 @admin_required
 def page(slug: str) -> ResponseReturnValue:
-    app = get_app(slug)
+    return _page(get_app(slug))
+
+
+def _page(app: ConnectedApp, directory_form: DirectoryForm | None = None, error: str | None = None) -> str:
+    """The pairing page; ``directory_form`` carries field errors from a failed save."""
     result = service.full_report(app)
     status = display.parse_status(request.args.get("status"))
     query = request.args.get("q", "")[: display.MAX_QUERY]
@@ -58,7 +64,7 @@ def page(slug: str) -> ResponseReturnValue:
     number = min(number, pager.pages)
     pager = Page(number, per_page, len(chosen))
     setting = service.get_directory(app)
-    form = DirectoryForm(kind=setting.kind if setting else "scim", url=setting.url if setting else "")
+    form = directory_form or DirectoryForm(kind=setting.kind if setting else "scim", url=setting.url if setting else "")
     return render_template(
         "pairing/page.html",
         app=app,
@@ -75,6 +81,7 @@ def page(slug: str) -> ResponseReturnValue:
         directory_form=form,
         refresh_form=RefreshForm(),
         fix_form=FixForm(),
+        error=error,
     )
 
 
@@ -109,12 +116,14 @@ def directory(slug: str) -> ResponseReturnValue:
     app = get_app(slug)
     form = DirectoryForm()
     if not form.validate_on_submit():
-        raise ValidationError("The directory form was out of date or a value too long. Reload and try again.")
+        if "csrf_token" in form.errors:
+            raise ValidationError("The directory form was out of date. Reload and try again.")
+        return _page(app, form, "Directory not saved: check the fields marked below."), 400
     try:
         service.set_directory(app, form.kind.data or "", form.url.data, form.token.data)
     except ConfigError as err:
-        flash(f"Directory not saved: {err}", "error")
-        return _back(app.slug)
+        banner = form_error(form, err)
+        return _page(app, form, f"Directory not saved: {banner or 'check the fields marked below.'}"), 400
     flash("Directory saved. Refresh the snapshot to fetch the users.", "info")
     return _back(app.slug)
 

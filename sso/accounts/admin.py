@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from sso.base.access import admin_required
 from sso.base.errors import ValidationError
+from sso.base.forms import form_error
 from sso.base.pagination import page_arg
 
 from .forms import ActionForm, UserForm
@@ -59,7 +60,7 @@ def new() -> ResponseReturnValue:
                 admin=bool(form.is_admin.data), active=bool(form.active.data),
             )
         except ValidationError as err:
-            return render_template("admin/user_form.html", form=form, user=None, error=err.message), 400
+            return render_template("admin/user_form.html", form=form, user=None, error=form_error(form, err)), 400
         link = set_password_url(make_set_password_token(user))
         return render_template("admin/password_link.html", user=user, link=link, created=True)
     status = 400 if request.method == "POST" else 200
@@ -71,14 +72,15 @@ def new() -> ResponseReturnValue:
 def edit(user_id: int) -> ResponseReturnValue:
     user = get_user(user_id)
     form = UserForm(obj=user)
+    del form.active  # (de)activation has its own buttons, and deactivating a confirm step
     if form.validate_on_submit():
         try:
             update_user(
                 user, by=_admin(), login=form.login.data, email=form.email.data, name=form.name.data,
-                active=bool(form.active.data), is_admin=bool(form.is_admin.data),
+                is_admin=bool(form.is_admin.data),
             )
         except ValidationError as err:
-            return render_template("admin/user_form.html", form=form, user=user, error=err.message,
+            return render_template("admin/user_form.html", form=form, user=user, error=form_error(form, err),
                                    action_form=ActionForm()), 400
         flash("Saved.", "info")
         return redirect(url_for("users_admin.edit", user_id=user.id))
@@ -86,13 +88,26 @@ def edit(user_id: int) -> ResponseReturnValue:
     return render_template("admin/user_form.html", form=form, user=user, action_form=ActionForm()), status
 
 
-@bp.post("/<int:user_id>/deactivate")
+@bp.route("/<int:user_id>/deactivate", methods=["GET", "POST"])
 @admin_required
 def deactivate(user_id: int) -> ResponseReturnValue:
+    """GET: the confirm step (what deactivating does); POST: deactivate."""
     user = get_user(user_id)
+    if request.method == "GET":
+        return render_template("admin/confirm_deactivate.html", user=user, action_form=ActionForm())
     _require_action_form()
     deactivate_user(user, by=_admin())
     flash(f"{user.login} is deactivated; their sessions have ended.", "info")
+    return redirect(url_for("users_admin.edit", user_id=user.id))
+
+
+@bp.post("/<int:user_id>/reactivate")
+@admin_required
+def reactivate(user_id: int) -> ResponseReturnValue:
+    user = get_user(user_id)
+    _require_action_form()
+    update_user(user, by=_admin(), active=True)
+    flash(f"{user.login} is active again and can log in.", "info")
     return redirect(url_for("users_admin.edit", user_id=user.id))
 
 

@@ -8,8 +8,10 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 
 class LoginForm(FlaskForm):
-    login = StringField("Login or e-mail", validators=[DataRequired(), Length(max=300)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    login = StringField(
+        "Login or e-mail", validators=[DataRequired("Enter your login or e-mail address."), Length(max=300)]
+    )
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=1024)])
     next = HiddenField()
 
 
@@ -18,15 +20,17 @@ class LogoutForm(FlaskForm):
 
 
 class SetPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=1024)])
-    confirm = PasswordField(
-        "Repeat the password", validators=[DataRequired(), EqualTo("password", "The passwords differ.")]
-    )
+    password = PasswordField("New password", validators=[
+        DataRequired("Choose a password."), Length(min=10, max=1024, message="Use 10 to 1024 characters."),
+    ])
+    confirm = PasswordField("Repeat the password", validators=[
+        DataRequired("Type the password again."), EqualTo("password", "The passwords differ."),
+    ])
 
 
 class UserForm(FlaskForm):
-    login = StringField("Login", validators=[DataRequired(), Length(max=64)])
-    email = StringField("E-mail", validators=[DataRequired(), Length(max=254)])
+    login = StringField("Login", validators=[DataRequired("Enter a login."), Length(max=64)])
+    email = StringField("E-mail", validators=[DataRequired("Enter an e-mail address."), Length(max=254)])
     name = StringField("Display name", validators=[Optional(), Length(max=200)])
     active = BooleanField("Active", default=True)
     is_admin = BooleanField("Administrator")

@@ -65,6 +65,7 @@ class InvalidSetPasswordLink(HubError):
     """A set-password link that is forged, expired or already used."""
 
     status = 400
+    title = "This link no longer works"
     default_message = "This set-password link is invalid, expired or already used. Ask an administrator for a new one."
 
 
@@ -123,21 +124,23 @@ def _check_unique(login_key: str, email_key: str, exclude_id: int | None = None)
         stmt = stmt.where(User.id != exclude_id)
     rows = list(db.session.execute(stmt))
     if any(row.login_key == login_key for row in rows):
-        raise ValidationError("A user with this login already exists.")
+        raise ValidationError("A user with this login already exists.", field="login")
     if any(row.email_key == email_key for row in rows):
-        raise ValidationError("A user with this e-mail address already exists.")
+        raise ValidationError("A user with this e-mail address already exists.", field="email")
     if any(row.email_key == login_key for row in rows):
-        raise ValidationError("This login is another user's e-mail address; choose another login.")
+        raise ValidationError("This login is another user's e-mail address; choose another login.", field="login")
     if rows:
-        raise ValidationError("This e-mail address is another user's login; choose another e-mail address.")
+        raise ValidationError(
+            "This e-mail address is another user's login; choose another e-mail address.", field="email"
+        )
 
 
 def check_password_rules(password: str) -> str:
     """Return ``password`` if it is acceptable; raises ValidationError."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise ValidationError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValidationError("The password is too long.")
+        raise ValidationError("The password is too long.", field="password")
     return password
 
 

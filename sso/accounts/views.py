@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
+from werkzeug.exceptions import HTTPException
 
-from sso.base.errors import ValidationError
+from sso.base.errors import NotFound, ValidationError
 from sso.base.extensions import login_manager
+from sso.base.forms import form_error
 from sso.base.redirects import origin_of, safe_return_to
 
-from ..connected_apps.service import list_apps
+from ..connected_apps.service import get_app, list_apps
 from .forms import LoginForm, LogoutForm, SetPasswordForm
 from .models import User
 from .service import (
@@ -44,27 +48,57 @@ def _next_target(value: str | None) -> str:
     return safe_return_to(value, ()) or url_for("portal.home")
 
 
+#: The hub's pages that send a signed-in user on to a connected app (``/sso/jump/<slug>``,
+#: ``/sso/multipass/<slug>``): a login on the way there names the app.
+_TO_APP_ENDPOINTS = frozenset({"flows.jump", "flows.service_initiated"})
+
+
+def destination_app_name(next_value: str | None) -> str | None:
+    """The name of the enabled connected app that ``next`` leads to after login, if any."""
+    target = safe_return_to(next_value, ())
+    if not target:
+        return None
+    try:
+        endpoint, args = current_app.url_map.bind("localhost").match(urlsplit(target).path, method="GET")
+    except HTTPException:
+        return None
+    if endpoint not in _TO_APP_ENDPOINTS or "slug" not in args:
+        return None
+    try:
+        app = get_app(str(args["slug"]))
+    except NotFound:
+        return None
+    return app.name if app.enabled else None
+
+
+def _login_page(form: LoginForm, error: str | None = None, title: str | None = None) -> str:
+    return render_template("accounts/login.html", form=form, error=error, title=title,
+                           app_name=destination_app_name(form.next.data))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    """Login with login or e-mail; one generic message for every failure."""
+    """Login with login or e-mail; one generic message for every failure.
+
+    Arriving from a connected app (``next`` is its jump or service-initiated URL), the page
+    says which app the user is going to."""
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
         if current_user.is_authenticated:
             return redirect(_next_target(form.next.data))
-        return render_template("accounts/login.html", form=form)
+        return _login_page(form)
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
-            return render_template("accounts/login.html", form=form, error=(
-                "The form was out of date. Please try again.")), 400
-        return render_template("accounts/login.html", form=form, error="Enter your login and password."), 400
+            return _login_page(form, "The form was out of date. Please try again."), 400
+        return _login_page(form), 400  # the empty fields say so, each under itself
     try:
         user = log_in(form.login.data or "", form.password.data or "", ip=request.remote_addr or "")
     except Throttled as err:
-        page = render_template("accounts/login.html", form=form, error=err.message)
+        page = _login_page(form, err.message, title="Too many attempts")
         return page, 429, {"Retry-After": str(err.retry_after)}
     except LoginFailed as err:
-        return render_template("accounts/login.html", form=form, error=err.message), 401
+        return _login_page(form, err.message), 401
     target = _next_target(form.next.data)
     session.clear()  # new session at login: nothing from before survives (fixation)
     login_user(user)
@@ -108,18 +142,15 @@ def _origin(url: str | None) -> str:
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
 def set_password(token: str) -> ResponseReturnValue:
     """Choose a password through a set-password link (single use, expiring)."""
-    try:
-        user = check_set_password_token(token)
-    except InvalidSetPasswordLink as err:
-        return render_template("error.html", status=400, message=err.message), 400
+    user = check_set_password_token(token)  # InvalidSetPasswordLink: the error page says what to do
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
             use_set_password_token(token, form.password.data or "")
         except ValidationError as err:
-            return render_template("accounts/set_password.html", form=form, user=user, error=err.message), 400
-        except InvalidSetPasswordLink as err:
-            return render_template("error.html", status=400, message=err.message), 400
+            return render_template(
+                "accounts/set_password.html", form=form, user=user, error=form_error(form, err)
+            ), 400
         flash("Your password is set. You can log in now.", "info")
         return redirect(url_for("accounts.login"))
     status = 400 if request.method == "POST" else 200

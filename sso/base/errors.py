@@ -15,11 +15,14 @@ class HubError(Exception):
     status = 400
     default_message = "The request could not be handled."
     title: str | None = None  # the error page's heading; None: a generic one for the status
+    field: str | None = None  # the form field the message is about, when there is one
 
-    def __init__(self, message: str | None = None, *, title: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, title: str | None = None, field: str | None = None) -> None:
         self.message = message or self.default_message
         if title is not None:
             self.title = title
+        if field is not None:
+            self.field = field
         super().__init__(self.message)
 
 

@@ -57,11 +57,11 @@ def clean_login(value: object) -> str:
     """Check a login and return it trimmed (NFC). Raises ValidationError."""
     text = unicodedata.normalize("NFC", str(value or "").strip())
     if not text:
-        raise ValidationError("The login is required.")
+        raise ValidationError("The login is required.", field="login")
     if len(text) > MAX_LOGIN_LENGTH:
-        raise ValidationError(f"The login is longer than {MAX_LOGIN_LENGTH} characters.")
+        raise ValidationError(f"The login is longer than {MAX_LOGIN_LENGTH} characters.", field="login")
     if not _printable(text) or any(ch.isspace() for ch in text):
-        raise ValidationError("The login must not contain spaces or control characters.")
+        raise ValidationError("The login must not contain spaces or control characters.", field="login")
     return text
 
 
@@ -69,11 +69,13 @@ def clean_email(value: object) -> str:
     """Check an e-mail address and return it trimmed (NFC). Raises ValidationError."""
     text = unicodedata.normalize("NFC", str(value or "").strip())
     if not text:
-        raise ValidationError("The e-mail address is required.")
+        raise ValidationError("The e-mail address is required.", field="email")
     if len(text) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(text) or not _printable(text):
-        raise ValidationError(f"{text[:80]!r} is not a valid e-mail address.")
+        raise ValidationError(f"{text[:80]!r} is not a valid e-mail address.", field="email")
     if len(normalize_key(text)) > MAX_EMAIL_KEY_LENGTH:
-        raise ValidationError("The e-mail address is too long once its letters are compared case-insensitively.")
+        raise ValidationError(
+            "The e-mail address is too long once its letters are compared case-insensitively.", field="email"
+        )
     return text
 
 
@@ -83,5 +85,5 @@ def clean_name(value: object) -> str | None:
     if not text:
         return None
     if len(text) > 200 or not _printable(text):
-        raise ValidationError("The name is too long or contains control characters.")
+        raise ValidationError("The name is too long or contains control characters.", field="name")
     return text

@@ -82,7 +82,9 @@ def clean_slug(value: object) -> str:
     """A slug: lower-case letters, digits and dashes, 1-64 characters."""
     text = str(value or "").strip()
     if not _SLUG.fullmatch(text):
-        raise ValidationError("The slug must be 1-64 lower-case letters, digits or dashes (e.g. invoices).")
+        raise ValidationError(
+            "The slug must be 1-64 lower-case letters, digits or dashes (e.g. invoices).", field="slug"
+        )
     return text
 
 
@@ -92,7 +94,10 @@ def clean_origins(values: Iterable[str] | str) -> list[str]:
     result: list[str] = []
     for item in items:
         if item and item.strip():
-            origin = normalize_origin(item)
+            try:
+                origin = normalize_origin(item)
+            except ValidationError as err:
+                raise ValidationError(err.message, field="allowed_origins") from err
             if origin not in result:
                 result.append(origin)
     return result
@@ -103,21 +108,24 @@ def check_login_url_template(template: object, allowed_origins: list[str]) -> st
     segment or a whole query value, on one of the allowed origins."""
     text = str(template or "").strip()
     if text.count(TOKEN_PLACEHOLDER) != 1:
-        raise ValidationError("The login URL must contain {token} exactly once.")
+        raise ValidationError("The login URL must contain {token} exactly once.", field="login_url_template")
     sample = text.replace(TOKEN_PLACEHOLDER, "TOKEN")
     origin = origin_of(sample)
     if origin is None:
-        raise ValidationError("The login URL must be an absolute http:// or https:// URL.")
+        raise ValidationError("The login URL must be an absolute http:// or https:// URL.", field="login_url_template")
     parts = urlsplit(sample)
     in_path = parts.path.endswith("/TOKEN") and "TOKEN" not in parts.query
     in_query = "TOKEN" not in parts.path and any(v == "TOKEN" for _k, v in parse_qsl(parts.query))
     if not (in_path or in_query) or parts.fragment:
         raise ValidationError(
             "Put {token} at the end of the path (.../login/multipass/{token}) "
-            "or as a query value (...?multipass={token})."
+            "or as a query value (...?multipass={token}).",
+            field="login_url_template",
         )
     if origin not in allowed_origins:
-        raise ValidationError(f"The login URL's origin {origin} is not among the allowed origins.")
+        raise ValidationError(
+            f"The login URL's origin {origin} is not among the allowed origins.", field="login_url_template"
+        )
     return text
 
 
@@ -170,9 +178,11 @@ def clean_lifetime(value: object) -> int:
     try:
         seconds = int(str(value).strip())
     except (TypeError, ValueError) as err:
-        raise ValidationError("The token lifetime must be a whole number of seconds.") from err
+        raise ValidationError("The token lifetime must be a whole number of seconds.", field="token_lifetime") from err
     if not MIN_LIFETIME <= seconds <= MAX_LIFETIME:
-        raise ValidationError(f"The token lifetime must be between {MIN_LIFETIME} and {MAX_LIFETIME} seconds.")
+        raise ValidationError(
+            f"The token lifetime must be between {MIN_LIFETIME} and {MAX_LIFETIME} seconds.", field="token_lifetime"
+        )
     return seconds
 
 
@@ -183,14 +193,16 @@ def clean_logout_url(value: object, allowed_origins: list[str]) -> str | None:
         return None
     origin = origin_of(text)
     if origin is None or origin not in allowed_origins:
-        raise ValidationError("The logout URL must be an absolute URL on one of the allowed origins.")
+        raise ValidationError(
+            "The logout URL must be an absolute URL on one of the allowed origins.", field="logout_url"
+        )
     return text
 
 
 def clean_name(value: object) -> str:
     text = str(value or "").strip()
     if not text or len(text) > 200 or any(ord(c) < 32 for c in text):
-        raise ValidationError("The display name is required (at most 200 characters).")
+        raise ValidationError("The display name is required (at most 200 characters).", field="name")
     return text
 
 
@@ -269,7 +281,7 @@ def create_connected_app(
     )
     with transaction():
         if db.session.scalars(select(ConnectedApp.id).where(ConnectedApp.slug == slug)).first():
-            raise ValidationError(f"A connected app with the slug {slug!r} already exists.")
+            raise ValidationError(f"A connected app with the slug {slug!r} already exists.", field="slug")
         app = ConnectedApp(slug=slug, **settings)
         db.session.add(app)
         db.session.flush()

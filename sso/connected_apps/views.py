@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from sso.base import context
 from sso.base.access import admin_required
 from sso.base.errors import HubError, ValidationError
+from sso.base.forms import form_error
 
 from .forms import ActivateForm, AppForm, RetireForm, SecretForm
 from .links import app_links
@@ -94,7 +95,7 @@ def new() -> ResponseReturnValue:
                 logout_url=form.logout_url.data, login_urls=form.login_urls.data or None,
             )
         except ValidationError as err:
-            return render_template("admin/app_form.html", form=form, app=None, error=err.message), 400
+            return render_template("admin/app_form.html", form=form, app=None, error=form_error(form, err)), 400
         return _stash_reveal(app, plain, "first")
     status = 400 if request.method == "POST" else 200
     return render_template("admin/app_form.html", form=form, app=None), status
@@ -125,7 +126,7 @@ def edit(slug: str) -> ResponseReturnValue:
                 login_urls=form.login_urls.data or "",
             )
         except ValidationError as err:
-            return _edit_page(app, form, err.message), 400
+            return _edit_page(app, form, form_error(form, err)), 400
         flash("Saved.", "info")
         return redirect(url_for("apps_admin.edit", slug=app.slug))
     return _edit_page(app, form), 400

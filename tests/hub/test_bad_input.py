@@ -59,13 +59,13 @@ def test_admin_user_form(client, auth, values: dict[str, str], q: str, page: str
 def test_wrong_methods_and_paths(client, method: str, url: str) -> None:  # type: ignore[no-untyped-def]
     response = client.open(url, method=method)
     assert response.status_code in {404, 405}
-    assert b"<h1>Error" in response.data
+    assert b'<h1 id="error-title">' in response.data and b"Error 4" not in response.data
 
 
 def test_error_page_is_plain(client) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/no/such/page")
     assert response.status_code == 404
-    assert b"This page does not exist." in response.data
+    assert b"There is no page at this address." in response.data
 
 
 def test_unexpected_errors_show_no_details(app, client) -> None:  # type: ignore[no-untyped-def]

@@ -101,3 +101,50 @@ def test_admin_cannot_lock_themselves_out(app, client, auth) -> None:  # type: i
     with app.app_context():
         admin = find_user("admin")
         assert admin.active and admin.is_admin
+
+
+def test_deactivation_asks_first(app, client, auth) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        ann_id = find_user("ann").id
+    auth.login_admin()
+    edit = client.get(f"/admin/users/{ann_id}").get_data(as_text=True)
+    assert f'href="/admin/users/{ann_id}/deactivate"' in edit  # a link to the confirm step, not a POST button
+    assert f'action="/admin/users/{ann_id}/deactivate"' not in edit
+    confirm = client.get(f"/admin/users/{ann_id}/deactivate")
+    page = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "Deactivate ann?" in page and "can no longer log in" in page
+    assert f'action="/admin/users/{ann_id}/deactivate"' in page and f'href="/admin/users/{ann_id}">Cancel' in page
+    with app.app_context():
+        assert find_user("ann").active  # looking at the confirm step changes nothing
+    assert client.post(f"/admin/users/{ann_id}/deactivate").status_code == 302
+    with app.app_context():
+        assert not find_user("ann").active
+
+
+def test_saving_the_edit_form_never_deactivates(app, client, auth) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        ann_id = find_user("ann").id
+    auth.login_admin()
+    assert 'name="active"' not in client.get(f"/admin/users/{ann_id}").get_data(as_text=True)
+    client.post(f"/admin/users/{ann_id}", data={"login": "ann", "email": "ann@example.com"})  # no "active"
+    with app.app_context():
+        assert find_user("ann").active
+
+
+def test_reactivate_button(app, client, auth) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        ann_id = find_user("ann").id
+    auth.login_admin()
+    client.post(f"/admin/users/{ann_id}/deactivate")
+    page = client.get(f"/admin/users/{ann_id}").get_data(as_text=True)
+    assert f'action="/admin/users/{ann_id}/reactivate"' in page and ">Reactivate</button>" in page
+    assert client.post(f"/admin/users/{ann_id}/reactivate").status_code == 302
+    with app.app_context():
+        assert find_user("ann").active
+        changes = db.session.scalars(db.select(AuditEvent).where(AuditEvent.event == "user_changed")).all()
+        assert changes[-1].detail == {"active": "False -> True"}
+    auth.logout()
+    assert auth.login("ann").status_code == 302  # can log in again
+    auth.logout()
+    auth.login()
+    assert client.post(f"/admin/users/{ann_id}/reactivate").status_code == 403

@@ -1,0 +1,306 @@
+"""Every hub page at 1280x800 and 390x844, as a visitor, a user and an admin.
+
+For each page in :data:`PAGES` and each of its roles, at both sizes:
+
+* the page does not scroll sideways (``document.documentElement.scrollWidth <= innerWidth``);
+* axe-core (tests/e2e/node_modules, ``npm ci --prefix tests/e2e``) finds no serious or
+  critical accessibility violation;
+* a full-page screenshot is kept in ``test-artifacts/screenshots/pages/<page>-<role>-<width>.png``.
+
+**Adding a page is one line in PAGES**: a :class:`Visit` with a name, the roles that see it
+and either its path or a function that opens it (see the docstring of :class:`Visit`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from examples.stack import Stack
+from tests.conftest import unavailable
+
+from .conftest import SCREENSHOTS
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+PAGE_SHOTS = SCREENSHOTS / "pages"
+AXE_RESULTS = SCREENSHOTS.parent / "axe"  # every violation found, any impact, one JSON file per page
+VIEWPORTS = {"1280": {"width": 1280, "height": 800}, "390": {"width": 390, "height": 844}}
+#: Logins of the demo stack (examples/stack.py HUB_USERS) for each role; "anonymous" logs in as nobody.
+ROLE_LOGINS = {"anonymous": None, "user": "ann", "admin": "admin"}
+ANYONE = ("anonymous", "user", "admin")
+SIGNED_IN = ("user", "admin")
+ADMIN = ("admin",)
+BLOCKING = {"serious", "critical"}
+
+Page = Any  # playwright.sync_api.Page (imported lazily: the browser fixture skips without chromium)
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One page to check.
+
+    ``path`` is a hub path to open with GET; ``open(page, stack)`` instead reaches the page
+    by what a person does (filling a form, clicking a button) and may return a path to open
+    next. ``status`` is the HTTP status the main document must have (checked for ``path``
+    visits); ``heading`` a text the page's ``h1`` must contain.
+    """
+
+    name: str
+    roles: tuple[str, ...]
+    path: str | None = None
+    open: Callable[[Page, Stack], str | None] | None = None
+    status: int = 200
+    heading: str | None = None
+
+
+# -- ways to reach pages that need more than a GET ------------------------------------------------
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+def _user_edit_path(page: Page, stack: Stack, login: str = "ann") -> str:
+    page.goto(f"{stack.hub_url}/admin/users/?q={login}")
+    href = page.locator("table a", has_text=re.compile(f"^{login}$")).first.get_attribute("href")
+    assert href, f"no edit link for {login}"
+    return str(href)
+
+
+def _user_deactivate_confirm(page: Page, stack: Stack) -> str:
+    return _user_edit_path(page, stack, "erin") + "/deactivate"  # the GET confirm step: nothing changes
+
+
+def _user_created(page: Page, stack: Stack) -> None:
+    """Add a user through the form: the page with their set-password link."""
+    page.goto(f"{stack.hub_url}/admin/users/new")
+    login = _unique("shot")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=email]", f"{login}@example.com")
+    page.click("form button[type=submit]:has-text('Save')")
+    page.wait_for_selector("input.secret")
+
+
+def _user_form_errors(page: Page, stack: Stack) -> None:
+    """The add-user form sent with a taken login and a bad e-mail: errors at their fields."""
+    page.goto(f"{stack.hub_url}/admin/users/new")
+    page.fill("input[name=login]", "ann")
+    page.fill("input[name=email]", "not-an-address")
+    page.click("form button[type=submit]:has-text('Save')")
+    page.wait_for_selector(".field-error")
+
+
+def _app_secret_shown(page: Page, stack: Stack) -> None:
+    """Add a connected app with a generated secret: the one page that shows it."""
+    slug = _unique("shot")
+    page.goto(f"{stack.hub_url}/admin/apps/new")
+    page.fill("input[name=slug]", slug)
+    page.fill("input[name=name]", "Screenshot app")
+    page.fill("input[name=login_url_template]", "https://shots.example/login/multipass/{token}")
+    page.fill("textarea[name=allowed_origins]", "https://shots.example")
+    page.uncheck("input[name=enabled]")  # keeps it out of everybody's menu
+    page.click("form button[type=submit]:has-text('Save')")
+    page.wait_for_selector("#secret")
+
+
+def _set_password(page: Page, stack: Stack) -> str:
+    """A set-password link of a new user, made with the CLI as IT would."""
+    login = _unique("setpw")
+    out = stack._run(["--app", "wsgi", "users", "create", login, f"{login}@example.com"], stack.hub_env())
+    match = re.search(r"(/set-password/\S+)", out)
+    assert match, out
+    return match.group(1)
+
+
+def _signed_out(page: Page, stack: Stack) -> None:
+    """Log in as dave (his own sessions end, nobody else's) and log out."""
+    page.goto(f"{stack.hub_url}/login")
+    _fill_login(page, "dave", stack.password)
+    if page.locator("label[for=menu-toggle]").is_visible():  # the folded menu at 390 px
+        page.click("label[for=menu-toggle]")
+    page.click("header button:has-text('Log out')")
+    page.wait_for_selector("h1:has-text('You are signed out')")
+
+
+def _too_many_attempts(page: Page, stack: Stack) -> None:
+    """Six wrong passwords for one account (the default limit is five a minute)."""
+    page.goto(f"{stack.hub_url}/login")
+    probe = _unique("probe")
+    for _ in range(6):
+        _fill_login(page, probe, "wrong-password")
+    assert page.title().startswith("Too many attempts"), page.title()
+
+
+#: Every hub page, and who sees it. Pages of plugins and new features: add a line here.
+PAGES: list[Visit] = [
+    Visit("login", ("anonymous",), "/login", heading="Log in to"),
+    Visit("login-for-app", ("anonymous",), "/login?next=/sso/jump/invoices", heading="Sign in to continue to Invoices"),
+    Visit("set-password", ("anonymous",), open=_set_password, heading="Choose a password"),
+    Visit("home", SIGNED_IN, "/", heading="Hello"),
+    Visit("signed-out", ("anonymous",), open=_signed_out, heading="You are signed out"),
+    Visit("users", ADMIN, "/admin/users/", heading="Users"),
+    Visit("user-new", ADMIN, "/admin/users/new", heading="Add user"),
+    Visit("user-new-errors", ADMIN, open=_user_form_errors, heading="Add user"),
+    Visit("user-created", ADMIN, open=_user_created, heading="User created"),
+    Visit("user-edit", ADMIN, open=_user_edit_path, heading="Edit ann"),
+    Visit("user-deactivate-confirm", ADMIN, open=_user_deactivate_confirm, heading="Deactivate erin?"),
+    Visit("apps", ADMIN, "/admin/apps/", heading="Connected apps"),
+    Visit("app-new", ADMIN, "/admin/apps/new", heading="Add connected app"),
+    Visit("app-edit", ADMIN, "/admin/apps/invoices", heading="Edit Invoices"),
+    Visit("app-secret", ADMIN, open=_app_secret_shown, heading="Secret for Screenshot app"),
+    Visit("audit", ADMIN, "/admin/audit/", heading="Audit log"),
+    Visit("pairing", ADMIN, "/admin/pairing/invoices", heading="Who can move between"),
+    Visit("error-403", ("user",), "/admin/users/", status=403, heading="Access denied"),
+    Visit("error-404", ANYONE, "/no/such/page", status=404, heading="Page not found"),
+    Visit("error-429", ("anonymous",), open=_too_many_attempts, heading="Log in to"),
+]
+
+
+# -- the checks -----------------------------------------------------------------------------------
+
+
+def _fill_login(page: Page, login: str, password: str) -> None:
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]:has-text('Log in')")
+    page.wait_for_load_state()
+
+
+def overflow(page: Page) -> tuple[int, int]:
+    """(document width, viewport width): the page scrolls sideways when the first is larger."""
+    width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    return int(width), int(inner)
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations on the current page (WCAG 2.1 A/AA and best practices)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {resultTypes: ['violations']});
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
+        }"""
+    )
+    return list(result)
+
+
+@pytest.fixture(scope="module")
+def axe_script() -> Path:
+    if not AXE.exists():
+        unavailable(f"{AXE} is missing: run `npm ci --prefix tests/e2e` (see tests/e2e/package.json)")
+    return AXE
+
+
+@pytest.fixture
+def sized_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Page]]:
+    """``open(viewport) -> page`` in a fresh context; CSP is bypassed only so that axe can be injected."""
+    contexts: list[Any] = []
+
+    def make(viewport: str) -> Page:
+        context = browser.new_context(viewport=VIEWPORTS[viewport], bypass_csp=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def _cases() -> Iterator[Any]:
+    for visit in PAGES:
+        for role in visit.roles:
+            for viewport in VIEWPORTS:
+                yield pytest.param(visit, role, viewport, id=f"{visit.name}-{role}-{viewport}")
+
+
+@pytest.mark.parametrize(("visit", "role", "viewport"), list(_cases()))
+def test_page_fits_and_is_accessible(
+    sized_page: Callable[[str], Page], stack: Stack, axe_script: Path, visit: Visit, role: str, viewport: str
+) -> None:
+    page = sized_page(viewport)
+    login = ROLE_LOGINS[role]
+    if login:
+        page.goto(f"{stack.hub_url}/login")
+        _fill_login(page, login, stack.password)
+        assert "/login" not in page.url, f"could not log in as {login}"
+    path = visit.path
+    if visit.open is not None:
+        path = visit.open(page, stack)
+    if path is not None:
+        response = page.goto(stack.hub_url + path)
+        assert response is not None and response.status == visit.status, (path, response and response.status)
+    if visit.heading:
+        assert visit.heading in page.locator("h1").first.inner_text()
+
+    PAGE_SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(PAGE_SHOTS / f"{visit.name}-{role}-{viewport}.png"), full_page=True)
+
+    width, inner = overflow(page)
+    assert width <= inner, f"{visit.name} as {role} is {width} px wide in a {inner} px window"
+    violations = axe_violations(page)
+    AXE_RESULTS.mkdir(parents=True, exist_ok=True)
+    (AXE_RESULTS / f"{visit.name}-{role}-{viewport}.json").write_text(json.dumps(violations, indent=1))
+    blocking = [v for v in violations if v["impact"] in BLOCKING]
+    assert not blocking, json.dumps(blocking, indent=1)
+
+
+def test_menu_folds_at_390_and_opens_without_script(sized_page: Callable[[str], Page], stack: Stack) -> None:
+    wide, narrow = sized_page("1280"), sized_page("390")
+    for page in (wide, narrow):
+        page.goto(f"{stack.hub_url}/login")
+        _fill_login(page, "admin", stack.password)
+    users_link = "nav.menu a:has-text('Users')"
+    assert wide.locator(users_link).is_visible() and not wide.locator("label[for=menu-toggle]").is_visible()
+    assert not narrow.locator(users_link).is_visible()
+    narrow.click("label[for=menu-toggle]")
+    assert narrow.locator(users_link).is_visible()
+    PAGE_SHOTS.mkdir(parents=True, exist_ok=True)
+    narrow.screenshot(path=str(PAGE_SHOTS / "menu-open-admin-390.png"))
+    narrow.click(users_link)
+    narrow.wait_for_url(re.compile(r"/admin/users/"))
+    assert narrow.locator("nav.menu a[aria-current=page]").inner_text() == "Users"
+
+
+def test_wide_tables_scroll_inside_their_card(sized_page: Callable[[str], Page], stack: Stack) -> None:
+    page = sized_page("390")
+    page.goto(f"{stack.hub_url}/login")
+    _fill_login(page, "admin", stack.password)
+    page.goto(f"{stack.hub_url}/admin/pairing/invoices")
+    wrap = page.locator(".table-wrap").first
+    table_width = wrap.evaluate("w => w.querySelector('table').scrollWidth")
+    wrap_width = wrap.evaluate("w => w.clientWidth")
+    assert table_width > wrap_width  # the table is wider than the phone: it scrolls in its wrapper...
+    assert overflow(page)[0] <= overflow(page)[1]  # ...and the page itself does not
+
+
+def test_pairing_snapshot_is_there_when_the_stack_starts(sized_page: Callable[[str], Page], stack: Stack) -> None:
+    page = sized_page("1280")
+    page.goto(f"{stack.hub_url}/login")
+    _fill_login(page, "admin", stack.password)
+    page.goto(f"{stack.hub_url}/admin/pairing/invoices")
+    assert "No snapshot" not in page.locator("p.snapshot").inner_text()
+    assert int(page.locator("span.count[data-status=missing_in_hub]").inner_text()) == 1  # frank
+
+
+def test_crm_button_lands_on_a_page_named_like_it(sized_page: Callable[[str], Page], stack: Stack) -> None:
+    page = sized_page("1280")
+    page.goto(f"{stack.hub_url}/login")
+    _fill_login(page, "ann", stack.password)
+    page.click("a.app-button:has-text('Invoices')")
+    page.wait_for_url(re.compile(re.escape(stack.app_url)))
+    button = page.locator("#crm-button").inner_text().strip()
+    page.click("#crm-button")
+    page.wait_for_url(re.compile(re.escape(stack.hub_url)))
+    assert page.title().endswith(f"· {button}") and button in page.locator("header .brand").inner_text()
