@@ -18,7 +18,6 @@ from ..connected_apps.service import get_app, list_apps
 from .forms import LoginForm, LogoutForm, SetPasswordForm
 from .models import User
 from .service import (
-    InvalidSetPasswordLink,
     LoginFailed,
     check_set_password_token,
     log_in,
