@@ -37,7 +37,7 @@ def create_app(
     Bad configuration raises :class:`sso.base.errors.ConfigError` naming the variable.
     """
     from . import error_pages, security
-    from .accounts import passwords, sessions
+    from .accounts import lifetimes, passwords
     from .base import context, extensions
     from .config import instance_folder, load_config
 
@@ -61,7 +61,7 @@ def create_app(
 
     extensions.init_app(app)
     passwords.init_app(app)
-    sessions.init_app(app)
+    lifetimes.init_app(app)
     error_pages.init_app(app)
     security.init_app(app)
 
