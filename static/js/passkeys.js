@@ -13,7 +13,7 @@
     var response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
       body: JSON.stringify(Object.assign({ csrf_token: csrf }, body || {})),
     });
     var data = {};

@@ -21,7 +21,7 @@ class Inbox:
         self.messages: list[Message] = []
         self.arrived = threading.Event()
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         self.messages.append(message_from_bytes(envelope.content))
         self.arrived.set()
         return "250 OK"
