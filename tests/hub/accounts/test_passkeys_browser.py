@@ -56,7 +56,7 @@ def _add_passkey(page, base: str, name: str = "Laptop") -> None:  # type: ignore
     page.goto(f"{base}/account/")
     page.fill("#passkey-name", name)
     page.click("button:has-text('Add a passkey')")
-    page.wait_for_selector(f"text=Your passkey is added")
+    page.wait_for_selector("text=Your passkey is added")
 
 
 def _events(app) -> list[str]:  # type: ignore[no-untyped-def]

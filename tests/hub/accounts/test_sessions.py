@@ -152,3 +152,8 @@ def test_account_page_lists_apps(client, auth, connected_app) -> None:  # type: 
 
 def test_account_page_needs_login(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/account/").status_code == 302
+
+
+def test_home_page_links_to_the_account_page(client, auth) -> None:  # type: ignore[no-untyped-def]
+    auth.login()
+    assert 'href="/account/"' in client.get("/").get_data(as_text=True)
