@@ -31,7 +31,7 @@ from .factors import (
 )
 from .forms import ActionForm
 from .login_steps import current_session_id
-from .mfa_views import json_body, json_csrf, json_error
+from .mfa_views import json_body, json_csrf, json_error, keep_challenge, take_challenge
 from .models import User
 from .self_service import WrongCurrentPassword, change_password
 from .sessions import end_all_sessions, end_session, list_sessions
@@ -40,7 +40,6 @@ from .throttle import Throttled
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 _TOTP_SECRET = "sso_totp_enrol"
-_CHALLENGE = "sso_webauthn_challenge"
 
 
 def _me() -> User:
@@ -145,7 +144,7 @@ def passkey_options() -> ResponseReturnValue:
         options, challenge = registration_options(_me())
     except HubError as err:
         return json_error(err)
-    session[_CHALLENGE] = challenge
+    keep_challenge(challenge)
     return current_app.response_class(options, mimetype="application/json")
 
 
@@ -157,7 +156,7 @@ def passkey_add() -> ResponseReturnValue:
         json_csrf()
         data = json_body()
         first = not has_factor(user)
-        add_passkey(user, data.get("credential"), str(session.pop(_CHALLENGE, "")), data.get("name"))
+        add_passkey(user, data.get("credential"), take_challenge(), data.get("name"))
     except HubError as err:
         return json_error(err)
     if first and not unused_recovery_codes(user):

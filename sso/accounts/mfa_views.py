@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask.typing import ResponseReturnValue
 
 from sso.audit import record, register_events
+from sso.base import context
 from sso.base.db import transaction
 from sso.base.errors import HubError, ValidationError
 
@@ -42,6 +43,7 @@ bp = Blueprint("mfa", __name__)
 register_events("factor_ok")
 
 _CHALLENGE = "sso_webauthn_challenge"
+CHALLENGE_SECONDS = 300
 
 
 def json_csrf() -> None:
@@ -60,6 +62,25 @@ def json_body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationError("Expected a JSON object.")
     return data
+
+
+def keep_challenge(challenge: str) -> None:
+    """Remember a WebAuthn challenge in the (signed) session cookie, with its time."""
+    session[_CHALLENGE] = {"c": challenge, "t": context.clock().time()}
+
+
+def take_challenge() -> str:
+    """The challenge of this browser's ceremony, once: a copy of an old cookie cannot bring
+    it back (each challenge is claimed in the shared throttle store), and it lasts
+    :data:`CHALLENGE_SECONDS`. Raises FactorFailed otherwise."""
+    kept = session.pop(_CHALLENGE, None)
+    if not isinstance(kept, dict) or not isinstance(kept.get("c"), str):
+        raise FactorFailed()
+    if context.clock().time() - float(kept.get("t", 0)) > CHALLENGE_SECONDS:
+        raise FactorFailed()
+    if not login_throttle().claim_once("webauthn:" + kept["c"], CHALLENGE_SECONDS * 2):
+        raise FactorFailed()
+    return str(kept["c"])
 
 
 def _factor_keys(user: User) -> list[str]:
@@ -128,7 +149,7 @@ def verify_passkey_options() -> ResponseReturnValue:
     except ValidationError as err:
         return json_error(err)
     options, challenge = authentication_options(found[0])
-    session[_CHALLENGE] = challenge
+    keep_challenge(challenge)
     return current_app.response_class(options, mimetype="application/json")
 
 
@@ -143,7 +164,7 @@ def verify_passkey() -> ResponseReturnValue:
     try:
         json_csrf()
         throttle.check(_ip(), keys)
-        check_passkey(user, json_body().get("credential"), str(session.pop(_CHALLENGE, "")))
+        check_passkey(user, json_body().get("credential"), take_challenge())
     except FactorFailed as err:
         throttle.failed(_ip(), keys)
         return json_error(err)
@@ -161,7 +182,7 @@ def passkey_options() -> ResponseReturnValue:
     except ValidationError as err:
         return json_error(err)
     options, challenge = authentication_options(None)
-    session[_CHALLENGE] = challenge
+    keep_challenge(challenge)
     return current_app.response_class(options, mimetype="application/json")
 
 
@@ -174,7 +195,7 @@ def passkey_login() -> ResponseReturnValue:
         json_csrf()
         throttle.check(_ip(), [])
         data = json_body()
-        user = check_passkey(None, data.get("credential"), str(session.pop(_CHALLENGE, "")))
+        user = check_passkey(None, data.get("credential"), take_challenge())
     except FactorFailed as err:
         throttle.failed(_ip(), [])
         return json_error(err)
@@ -230,7 +251,7 @@ def setup_passkey_options() -> ResponseReturnValue:
         options, challenge = registration_options(found[0])
     except HubError as err:
         return json_error(err)
-    session[_CHALLENGE] = challenge
+    keep_challenge(challenge)
     return current_app.response_class(options, mimetype="application/json")
 
 
@@ -243,7 +264,7 @@ def setup_passkey() -> ResponseReturnValue:
     try:
         json_csrf()
         data = json_body()
-        add_passkey(user, data.get("credential"), str(session.pop(_CHALLENGE, "")), data.get("name"))
+        add_passkey(user, data.get("credential"), take_challenge(), data.get("name"))
     except HubError as err:
         return json_error(err)
     return jsonify({"redirect": _finish(user, "passkey_enrolled")})

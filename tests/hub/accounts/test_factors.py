@@ -278,3 +278,29 @@ def test_remove_totp(app, client, auth, clock) -> None:  # type: ignore[no-untyp
     assert "totp_removed" in _events(app)
     auth.logout()
     assert auth.login().headers["Location"] == "/"
+
+
+def test_a_webauthn_challenge_is_taken_once_even_from_a_copied_cookie(app, clock) -> None:  # type: ignore[no-untyped-def]
+    from flask import session
+
+    from sso.accounts.factors import FactorFailed
+    from sso.accounts.mfa_views import keep_challenge, take_challenge
+
+    with app.test_request_context("/"):
+        keep_challenge("challenge-1")
+        copy = dict(session)
+        assert take_challenge() == "challenge-1"
+        session.update(copy)  # the old cookie, sent again
+        with pytest.raises(FactorFailed):
+            take_challenge()
+
+
+def test_a_webauthn_challenge_expires(app, clock) -> None:  # type: ignore[no-untyped-def]
+    from sso.accounts.factors import FactorFailed
+    from sso.accounts.mfa_views import CHALLENGE_SECONDS, keep_challenge, take_challenge
+
+    with app.test_request_context("/"):
+        keep_challenge("challenge-2")
+        clock.advance(CHALLENGE_SECONDS + 1)
+        with pytest.raises(FactorFailed):
+            take_challenge()

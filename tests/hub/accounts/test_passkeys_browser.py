@@ -154,3 +154,29 @@ def test_passkey_enrolment_when_a_factor_is_required(hub_config, clock, browser)
             assert "passkey_added" in _events(app)
         finally:
             context.close()
+
+
+def test_a_recorded_passkey_sign_in_cannot_be_replayed(hub, page) -> None:  # type: ignore[no-untyped-def]
+    """The challenge lives in the browser's signed cookie; replaying that cookie with the
+    recorded answer must not sign in again (the hub claims each challenge once)."""
+    import httpx
+
+    app, base = hub
+    _password_login(page, base)
+    _add_passkey(page, base)
+    _log_out(page)
+    recorded: dict[str, Any] = {}
+
+    def record(route, request) -> None:  # type: ignore[no-untyped-def]
+        recorded["headers"] = request.all_headers()
+        recorded["body"] = request.post_data
+        route.continue_()
+
+    page.route(f"{base}/login/passkey", record)
+    page.goto(f"{base}/login")
+    page.click("button:has-text('Sign in with a passkey')")
+    page.wait_for_url(f"{base}/")
+    headers = {k: v for k, v in recorded["headers"].items() if k in {"cookie", "x-csrftoken", "content-type"}}
+    replay = httpx.post(f"{base}/login/passkey", headers=headers, content=recorded["body"])
+    assert replay.status_code == 401 and "set-cookie" not in {k.lower() for k in replay.headers if "_user_id" in k}
+    assert replay.json() == {"error": "That code or passkey did not work. Try again."}
