@@ -26,6 +26,8 @@ from .factors import (
     check_passkey,
     enrol_totp,
     has_factor,
+    has_totp,
+    list_passkeys,
     new_totp_secret,
     registration_options,
     totp_setup,
@@ -113,9 +115,9 @@ def verify() -> ResponseReturnValue:
         return redirect(url_for("mfa.setup"))
     form = CodeForm()
     if request.method == "GET":
-        return render_template("account/verify.html", form=form, has_passkeys=_has_passkeys(user))
+        return render_template("account/verify.html", form=form, **_methods(user))
     if not form.validate_on_submit():
-        return render_template("account/verify.html", form=form, has_passkeys=_has_passkeys(user),
+        return render_template("account/verify.html", form=form, **_methods(user),
                                error="Enter the code."), 400
     throttle = login_throttle()
     keys = _factor_keys(user)
@@ -123,20 +125,19 @@ def verify() -> ResponseReturnValue:
         throttle.check(_ip(), keys)
         kind = check_code(user, form.code.data)
     except Throttled as err:
-        page = render_template("account/verify.html", form=form, has_passkeys=_has_passkeys(user), error=err.message)
+        page = render_template("account/verify.html", form=form, **_methods(user), error=err.message)
         return page, 429, {"Retry-After": str(err.retry_after)}
     except FactorFailed as err:
         throttle.failed(_ip(), keys)
-        return render_template("account/verify.html", form=form, has_passkeys=_has_passkeys(user),
+        return render_template("account/verify.html", form=form, **_methods(user),
                                error=err.message), 401
     throttle.succeeded(_ip(), keys)
     return redirect(_finish(user, kind))
 
 
-def _has_passkeys(user: User) -> bool:
-    from .factors import list_passkeys
-
-    return bool(list_passkeys(user))
+def _methods(user: User) -> dict[str, bool]:
+    """Which ways of passing the second step the page offers."""
+    return {"has_passkeys": bool(list_passkeys(user)), "has_totp": has_totp(user)}
 
 
 @bp.post("/login/verify/passkey/options")

@@ -97,6 +97,7 @@ def test_passkey_as_the_second_step(hub, page) -> None:  # type: ignore[no-untyp
     _log_out(page)
     _password_login(page, base)
     page.wait_for_url(f"{base}/login/verify")
+    assert page.locator("text=Use your passkey, or enter one of your recovery codes.").count() == 1
     page.click("button:has-text('Use a passkey')")
     page.wait_for_url(f"{base}/")
     assert page.locator("text=Hello, Ann Example").count() == 1
