@@ -55,6 +55,7 @@ def create_app(
     context.init_app(app, clock)
 
     # Models must be imported before migrations or create_all look at the metadata.
+    from .accounts import factor_models as _factor_models  # noqa: F401
     from .accounts import models as _accounts_models  # noqa: F401
     from .audit import models as _audit_models  # noqa: F401
     from .connected_apps import models as _apps_models  # noqa: F401
@@ -66,6 +67,7 @@ def create_app(
     security.init_app(app)
 
     from . import health
+    from .accounts import account_views, mfa_views
     from .accounts import admin as accounts_admin
     from .accounts import cli as accounts_cli
     from .accounts import views as accounts_views
@@ -78,7 +80,7 @@ def create_app(
     portal_views.init_app(app)
     for blueprint in (
         accounts_views.bp, accounts_admin.bp, apps_views.bp, audit_views.bp,
-        flows_views.bp, health.bp, portal_views.bp,
+        flows_views.bp, health.bp, portal_views.bp, account_views.bp, mfa_views.bp,
     ):
         app.register_blueprint(blueprint)
     proxies = int(app.config.get("PROXY_COUNT") or 0)

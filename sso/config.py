@@ -368,6 +368,43 @@ def _generated_fernet_keys(instance: Path, values: Mapping[str, Any]) -> list[st
     return parse_fernet_keys(raw, variable)
 
 
+def _mfa_policy(raw: str, variable: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"none", "admins", "everyone"}:
+        raise ConfigError(f"{variable} must be none, admins or everyone, not {raw!r}")
+    return value
+
+
+def _smtp_url(raw: str, variable: str) -> str:
+    from .accounts.mail import check_smtp_url
+
+    return check_smtp_url(raw, variable)
+
+
+def _mail_from(raw: str, variable: str) -> str:
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    _name, address = parseaddr(raw)
+    try:
+        Address(addr_spec=address)
+    except (ValueError, IndexError) as err:
+        raise ConfigError(f"{variable} must be an e-mail address such as 'SSO <sso@example.org>'") from err
+    if "@" not in address:
+        raise ConfigError(f"{variable} must be an e-mail address such as 'SSO <sso@example.org>'")
+    return raw.strip()
+
+
+def _generated_pepper(instance: Path, values: Mapping[str, Any]) -> str:
+    return _generated(instance, "mfa_pepper", lambda: secrets.token_urlsafe(32), PREFIX + "MFA_PEPPER")
+
+
+def _pepper(raw: str, variable: str) -> str:
+    if len(raw.strip()) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"{variable} is too short: use at least {MIN_SECRET_KEY_LENGTH} random characters")
+    return raw.strip()
+
+
 # -- the hub's settings ----------------------------------------------------------------------------
 
 _MINUTE, _DAY = 60, 24 * 3600
@@ -519,6 +556,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PASSWORD_HASH_FAST", None, "bool", False, None,
         "cheap argon2 parameters, for the test suite only (never set by a variable)",
+    ),
+    Setting(
+        "MFA_REQUIRED", PREFIX + "MFA_REQUIRED", "none, admins or everyone", "none", _mfa_policy,
+        "who must use a second factor (authenticator app or passkey); someone without one sets it up at"
+        " their next sign-in",
+    ),
+    Setting(
+        "MFA_PEPPER", PREFIX + "MFA_PEPPER", "secret",
+        Computed("generated once into `instance/mfa_pepper`", _generated_pepper), _pepper,
+        "keys the hashes of recovery codes and the passkey user handles; changing it voids every recovery"
+        " code and passkey",
+    ),
+    Setting(
+        "SMTP_URL", PREFIX + "SMTP_URL", "URL", None, _smtp_url,
+        "mail server for forgot-password mails: `smtp://host:port` (STARTTLS when offered) or"
+        " `smtps://user:password@host:port`; unset: no mail, admins hand out set-password links",
+    ),
+    Setting(
+        "MAIL_FROM", PREFIX + "MAIL_FROM", "e-mail address", "Multipass SSO <sso@localhost>", _mail_from,
+        "the sender of the hub's mails",
     ),
 )
 

@@ -147,6 +147,7 @@ def hub_config(tmp_path, db_backend: str, request: pytest.FixtureRequest) -> dic
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": secrets.token_urlsafe(32),
+        "MFA_PEPPER": secrets.token_urlsafe(32),
         "APP_SECRETS_KEYS": [Fernet.generate_key().decode()],
         "WTF_CSRF_ENABLED": False,
         "PASSWORD_HASH_FAST": True,

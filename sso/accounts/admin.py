@@ -15,6 +15,7 @@ from sso.base.errors import ValidationError
 from sso.base.forms import form_error
 from sso.base.pagination import page_arg
 
+from .factors import reset_factors as factor_reset
 from .forms import ActionForm, UserForm
 from .models import User
 from .service import (
@@ -116,5 +117,16 @@ def reactivate(user_id: int) -> ResponseReturnValue:
 def reset_password(user_id: int) -> ResponseReturnValue:
     user = get_user(user_id)
     _require_action_form()
-    link = set_password_url(issue_set_password_link(user))
+    link = set_password_url(issue_set_password_link(user, actor=_admin().login, end_password=True))
     return render_template("admin/password_link.html", user=user, link=link, created=False)
+
+
+@bp.post("/<int:user_id>/reset-factors")
+@admin_required
+def reset_factors(user_id: int) -> ResponseReturnValue:
+    """Remove every second factor of a user who lost theirs (audited as ``factors_reset``)."""
+    user = get_user(user_id)
+    _require_action_form()
+    factor_reset(user, actor=_admin().login)
+    flash(f"{user.login}'s second factors and recovery codes are removed.", "info")
+    return redirect(url_for("users_admin.edit", user_id=user.id))

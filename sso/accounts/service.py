@@ -32,6 +32,7 @@ from sso.base.identity import clean_email, clean_login, clean_name, normalize_ke
 
 from .models import User, new_session_nonce
 from .passwords import hash_password, verify_password
+from .sessions import drop_sessions
 from .throttle import LoginThrottle
 
 _throttle_lock = threading.Lock()
@@ -225,7 +226,7 @@ def update_user(user: User, *, by: User | None = None, actor: str | None = None,
                 setattr(user, key, value)
             user.login_key, user.email_key = login_key, email_key
             if diff.get("active") == [True, False]:
-                user.session_nonce = new_session_nonce()
+                drop_sessions(user)
             if diff:
                 record("user_changed", user=user, actor=actor,
                        detail={k: f"{v[0]} -> {v[1]}" for k, v in diff.items()})
@@ -241,14 +242,24 @@ def deactivate_user(user: User, *, by: User | None = None, actor: str | None = N
 
 def _set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(check_password_rules(password))
-    user.session_nonce = new_session_nonce()  # every other session of the user ends
+    drop_sessions(user)  # every session of the user ends
 
 
-def log_out(user: User) -> None:
-    """End every session of ``user`` (this one and any copy of its cookie); audited."""
+def log_out(user: User, session_id: str | None = None) -> None:
+    """End the session ``session_id`` of ``user`` (and any copy of its cookie), or every
+    session of the user when none is named; audited."""
+    from sqlalchemy import delete
+
+    from .factor_models import UserSession
+
     with transaction():
         record("logout", user=user)
-        user.session_nonce = new_session_nonce()
+        if session_id is None:
+            drop_sessions(user)
+        else:
+            db.session.execute(
+                delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
+            )
 
 
 # -- login ------------------------------------------------------------------------------
@@ -384,11 +395,18 @@ def set_password_url(token: str) -> str:
     return f"{base or 'http://127.0.0.1:5000'}{path}"
 
 
-def issue_set_password_link(user: User, *, actor: str | None = None) -> str:
-    """A set-password token for ``user``, recorded as ``password_link`` in the audit log."""
-    token = make_set_password_token(user)
+def issue_set_password_link(user: User, *, actor: str | None = None, end_password: bool = False) -> str:
+    """A set-password token for ``user``, recorded as ``password_link`` in the audit log.
+
+    With ``end_password`` (an admin's "Reset password") the current password stops working
+    at once and every session of the user ends; the link is the only way back in.
+    """
     with transaction():
-        record("password_link", user=user, actor=actor)
+        if end_password:
+            user.password_hash = None
+            drop_sessions(user)
+        record("password_link", user=user, actor=actor, detail={"old_password": "ended"} if end_password else None)
+        token = make_set_password_token(user)
     return token
 
 

@@ -120,6 +120,12 @@ class LoginThrottle:
         except Exception:  # a store that fails in any way is not reachable
             return False
 
+    def claim_once(self, name: str, seconds: int) -> bool:
+        """True the first time ``name`` is claimed within ``seconds`` (in the shared store, so
+        every hub instance agrees); used to make WebAuthn challenges single use."""
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return bool(self._call(self._storage.incr, f"{self._prefix}:once:{digest}", seconds) == 1)
+
     def _counters(self, now: float, ip: str | None, account_keys: Iterable[str]) -> list[tuple[str, RateLimitItem]]:
         """The storage key and limit of every counter for these identifiers at ``now``."""
         idents = [("ip", self._ip_limits, ip)] if ip is not None else []

@@ -16,6 +16,7 @@ from sso.base.redirects import origin_of, safe_return_to
 
 from ..connected_apps.service import get_app, list_apps
 from .forms import LoginForm, LogoutForm, SetPasswordForm
+from .login_steps import begin_second_step, current_session_id, needs_second_step, sign_in
 from .models import User
 from .service import (
     LoginFailed,
@@ -24,6 +25,7 @@ from .service import (
     log_out,
     use_set_password_token,
 )
+from .sessions import load_session_user
 from .throttle import Throttled
 
 bp = Blueprint("accounts", __name__)
@@ -31,16 +33,10 @@ bp = Blueprint("accounts", __name__)
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """flask-login loader: ``"<id>.<session nonce>"``; a changed nonce ends the session."""
-    from sso.base.db import db
-
-    ident, _, nonce = (user_id or "").partition(".")
-    if not ident.isdigit() or not nonce:
-        return None
-    user = db.session.get(User, int(ident))
-    if user is None or not user.active or user.session_nonce != nonce:
-        return None
-    return user
+    """flask-login loader: ``"<id>.<session nonce>.<session id>"``; a changed nonce ends
+    every session of the user, a deleted session row this one (:mod:`.sessions`)."""
+    found = load_session_user(user_id)
+    return found[0] if found is not None else None
 
 
 def _next_target(value: str | None) -> str:
@@ -99,8 +95,10 @@ def login() -> ResponseReturnValue:
     except LoginFailed as err:
         return _login_page(form, err.message), 401
     target = _next_target(form.next.data)
-    session.clear()  # new session at login: nothing from before survives (fixation)
-    login_user(user)
+    if needs_second_step(user):
+        begin_second_step(user, target)
+        return redirect(url_for("mfa.verify"))
+    sign_in(user)
     return redirect(target)
 
 
@@ -109,10 +107,11 @@ def logout() -> ResponseReturnValue:
     """End the hub session and ask each connected app to end its own (front-channel).
 
     Guaranteed: the hub session ends at once and for good. The session cookie is cleared
-    and the user's session nonce changes, so every hub session of this user (other
-    browsers included, and any copy of the old cookie) stops working; no new token can be
-    issued without logging in again. Tokens already issued stay valid until used or
-    expired (their lifetime, 15 minutes by default; each is single use).
+    and the session's server-side record is deleted, so this browser's session (and any
+    copy of its cookie) stops working; no new token can be issued from it without logging
+    in again. The user's other sessions stay (the account page ends them, one or all).
+    Tokens already issued stay valid until used or expired (their lifetime, 15 minutes
+    by default; each is single use).
 
     Best effort only: the "signed out" page loads each enabled app's registered
     ``logout_url`` in a hidden iframe. Whether the app's session ends depends on the
@@ -126,7 +125,7 @@ def logout() -> ResponseReturnValue:
         raise ValidationError("The logout form was out of date. Reload the page and try again.")
     apps = []
     if current_user.is_authenticated:
-        log_out(current_user._get_current_object())
+        log_out(current_user._get_current_object(), current_session_id())
         apps = [a for a in list_apps(enabled_only=True) if a.logout_url]
     logout_user()
     session.clear()

@@ -111,7 +111,7 @@ def test_concurrent_first_starts_agree(tmp_path: Path) -> None:
     with ThreadPoolExecutor(8) as pool:
         keys = list(pool.map(lambda _: load_config(tmp_path, environ={})["SECRET_KEY"], range(8)))
     assert len(set(keys)) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["app_secrets_key", "secret_key"]  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app_secrets_key", "mfa_pepper", "secret_key"]  # no temp files left
 
 
 def test_proxy_count(tmp_path: Path) -> None:
