@@ -7,6 +7,7 @@ ceremonies, which run in the browser's script)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
@@ -60,7 +61,12 @@ def json_error(err: HubError, status: int | None = None) -> ResponseReturnValue:
 
 
 def json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    """The WebAuthn data a ceremony posted: JSON text in the form field ``payload`` (the hub
+    accepts form bodies only, see :func:`sso.security.refuse_non_form_bodies`)."""
+    try:
+        data = json.loads(request.form.get("payload", ""))
+    except ValueError as err:
+        raise ValidationError("Expected a JSON object.") from err
     if not isinstance(data, dict):
         raise ValidationError("Expected a JSON object.")
     return data

@@ -1,6 +1,7 @@
 // Passkey ceremonies: a button with data-passkey="get" (sign in, second factor) or
 // "create" (register) asks the server for options, runs the browser's WebAuthn call and
-// posts the result back as JSON. The server answers {redirect} or {error}.
+// posts the result back as a form (the hub takes form bodies only; the WebAuthn data travels
+// as JSON text in the "payload" field). The server answers {redirect} or {error}.
 (function () {
   "use strict";
 
@@ -13,8 +14,8 @@
     var response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify(Object.assign({ csrf_token: csrf }, body || {})),
+      headers: { "X-CSRFToken": csrf },
+      body: new URLSearchParams({ csrf_token: csrf, payload: JSON.stringify(body || {}) }),
     });
     var data = {};
     try { data = await response.json(); } catch (e) { data = {}; }

@@ -59,7 +59,9 @@ def test_account_pages_fit(hub_config, clock, browser, size: str) -> None:  # ty
             _check(page, "recovery-codes", size)
             page.click("text=I have saved them, continue")
             _check(page, "account", size)
-            page.click("button:has-text('Log out')")
+            if page.locator("label[for=menu-toggle]").is_visible():  # the folded menu at 390 px
+                page.click("label[for=menu-toggle]")
+            page.click("header button:has-text('Log out')")
 
             clock.advance(30)
             _login(page, base, "ann", HUB_USER_PASSWORD)

@@ -48,7 +48,9 @@ def _password_login(page, base: str, login: str = "ann", password: str = HUB_USE
 
 
 def _log_out(page) -> None:  # type: ignore[no-untyped-def]
-    page.click("button:has-text('Log out')")
+    if page.locator("label[for=menu-toggle]").is_visible():  # the folded menu at 390 px
+        page.click("label[for=menu-toggle]")
+    page.click("header button:has-text('Log out')")
     page.wait_for_selector("text=signed out")
 
 
