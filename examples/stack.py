@@ -218,6 +218,9 @@ class Stack:
                 hub,
                 stdin=self.scim_token + "\n",
             )
+        # Also for a demo made before login URLs were registered (the upgrade registers none
+        # for a {token}-in-the-path template): the app diverts its logins to /login.
+        self._run(["--app", "wsgi", "apps", "set-login-urls", APP_SLUG, f"{self.app_url}/login"], hub)
         self._run(["--app", "examples.invoicing", "seed-demo"], self.app_env())
 
     def _check_same_address(self) -> None:

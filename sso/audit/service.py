@@ -98,6 +98,8 @@ def scrub(text: str) -> str:
     A value that hides a token behind percent-encoding (a ``return_to`` inside a
     ``return_to``) is decoded (up to three rounds) and kept in its scrubbed decoded form.
     """
+    if "=" not in text and "%" not in text and len(text) < 32:
+        return text  # nothing token-like fits (the jump's hot path: short plain values)
     result = _scrub_once(text)
     current = text
     for _ in range(3):

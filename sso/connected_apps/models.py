@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sso.base.clock import utcnow
@@ -58,6 +58,11 @@ class AppSecret(Base):
     hub issues with the active one only."""
 
     __tablename__ = "app_secrets"
+    __table_args__ = (
+        # One next, one active, one previous per app, even when two admins act at once.
+        Index("uq_app_secrets_live_state", "app_id", "state", unique=True,
+              sqlite_where=text("state != 'retired'"), postgresql_where=text("state != 'retired'")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     app_id: Mapped[int] = mapped_column(ForeignKey("connected_apps.id", ondelete="CASCADE"), index=True)

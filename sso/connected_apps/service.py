@@ -12,7 +12,8 @@ import hmac
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -20,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from cachetools import LRUCache, TTLCache
 from flask import current_app
 from sqlalchemy import event, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload
 
 from sso.audit import record, register_events
@@ -361,6 +362,23 @@ DUPLICATE_SECRET = (
 )
 
 
+CONCURRENT_CHANGE = (
+    "The secrets of this app were changed at the same moment by someone else: "
+    "nothing was changed by this request. Reload the page and check."
+)
+
+
+@contextmanager
+def _secrets_transaction() -> Iterator[None]:
+    """A use case's transaction on an app's secrets; the database's one-per-state index
+    turns a concurrent change into a Conflict (everything rolled back) instead of a 500."""
+    try:
+        with transaction():
+            yield
+    except IntegrityError as err:
+        raise Conflict(CONCURRENT_CHANGE) from err
+
+
 def _in_state(app: ConnectedApp, state: str) -> AppSecret | None:
     return next((s for s in app.secrets if s.state == state), None)
 
@@ -425,7 +443,7 @@ def set_secret(
     """
     if active_secret(app) is not None:
         raise Conflict(f"The app {app.slug} already has an active secret: stage a new one (rotate-secret).")
-    with transaction():
+    with _secrets_transaction():
         plain = _new_secret(secret)
         app.secrets.insert(0, AppSecret(encrypted_value=secret_box().encrypt(plain), state=ACTIVE,
                                         activated_at=context.now()))
@@ -460,10 +478,11 @@ def stage_secret(
             f"A next secret ({secret_fingerprint(staged)}) is already staged for {app.slug}: activate it, "
             "or replace it (the app may already accept it; configure the new one there instead)."
         )
-    with transaction():
+    with _secrets_transaction():
         plain = _new_secret(secret)
         if staged is not None:
             _retire(app, staged, "secret_discarded", actor)
+            db.session.flush()
         row = AppSecret(encrypted_value=secret_box().encrypt(plain), state=NEXT)
         app.secrets.insert(0, row)
         detail = {"source": "pasted" if secret is not None else "generated", "fingerprint": fingerprint(plain)}
@@ -486,10 +505,11 @@ def activate_secret(app: ConnectedApp, *, actor: str | None = None) -> AppSecret
     staged = staged_secret(app)
     if staged is None:
         raise Conflict(f"Nothing is staged for {app.slug}: stage a next secret first (rotate-secret).")
-    with transaction():
+    with _secrets_transaction():
         old_previous = previous_secret(app)
         if old_previous is not None:
             _retire(app, old_previous, "secret_retired", actor)
+            db.session.flush()  # one state change per statement: the one-per-state index holds throughout
         old_active = active_secret(app)
         if old_active is not None:
             old_active.state = PREVIOUS
@@ -509,7 +529,7 @@ def retire_secret(app: ConnectedApp, *, actor: str | None = None) -> AppSecret:
     row = previous_secret(app)
     if row is None:
         raise Conflict(f"{app.slug} has no previous secret to retire.")
-    with transaction():
+    with _secrets_transaction():
         _retire(app, row, "secret_retired", actor)
     return row
 
@@ -520,7 +540,7 @@ def discard_staged_secret(app: ConnectedApp, *, actor: str | None = None) -> App
     row = staged_secret(app)
     if row is None:
         raise Conflict(f"Nothing is staged for {app.slug}.")
-    with transaction():
+    with _secrets_transaction():
         _retire(app, row, "secret_discarded", actor)
     return row
 

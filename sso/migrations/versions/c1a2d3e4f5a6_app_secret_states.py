@@ -56,12 +56,13 @@ def upgrade():
                        sa.column('created_at', sa.DateTime(timezone=True)), sa.column('state', sa.String()))
     rows = conn.execute(sa.select(secrets.c.id, secrets.c.app_id, secrets.c.is_current, secrets.c.retired_at)
                         .order_by(secrets.c.app_id, secrets.c.id.desc())).all()
-    has_previous = set()
+    has_previous, has_active = set(), set()
     for row in rows:
         values = {}
         if row.retired_at is not None:
             values['state'] = 'retired'
-        elif row.is_current:
+        elif row.is_current and row.app_id not in has_active:
+            has_active.add(row.app_id)
             values['state'] = 'active'
         elif row.app_id not in has_previous:
             has_previous.add(row.app_id)
@@ -78,9 +79,12 @@ def upgrade():
                      .values(login_urls=_default_login_urls(app.login_url_template or "")))
 
     op.drop_column('app_secrets', 'is_current')
+    op.create_index('uq_app_secrets_live_state', 'app_secrets', ['app_id', 'state'], unique=True,
+                    sqlite_where=sa.text("state != 'retired'"), postgresql_where=sa.text("state != 'retired'"))
 
 
 def downgrade():
+    op.drop_index('uq_app_secrets_live_state', table_name='app_secrets')
     op.add_column('app_secrets', sa.Column('is_current', sa.Boolean(), nullable=False, server_default=sa.false()))
     conn = op.get_bind()
     now = datetime.now(timezone.utc)

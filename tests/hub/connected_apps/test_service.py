@@ -171,3 +171,42 @@ def test_update_revalidates(app) -> None:  # type: ignore[no-untyped-def]
                                     login_url_template="https://new.example/login?multipass={token}")
         assert set(diff) == {"allowed_origins", "login_url_template"}
         assert get_app("inv").allowed_origins == ["https://app.example", "https://new.example"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_backend", ["postgres"], indirect=True)
+def test_concurrent_staging_is_a_conflict_not_a_500(app) -> None:  # type: ignore[no-untyped-def]
+    """Two admins stage at the same moment: the database keeps one next secret per app and
+    the second use case gets a Conflict, with nothing written."""
+    from sso.audit.models import AuditEvent
+    from sso.connected_apps.models import AppSecret
+
+    with app.app_context():
+        set_secret(create_connected_app("inv", "Invoices", "https://app.example/login/multipass/{token}"))
+    with app.app_context():
+        mine = get_app("inv")  # loaded before the other admin's change
+        with app.app_context():  # another request, another session
+            stage_secret(get_app("inv"))
+        with pytest.raises(Conflict, match="changed at the same moment"):
+            stage_secret(mine)
+    with app.app_context():
+        states = sorted(db.session.scalars(db.select(AppSecret.state)))
+        assert states == ["active", "next"]
+        assert len(db.session.scalars(db.select(AuditEvent).where(AuditEvent.event == "secret_staged")).all()) == 1
+
+
+def test_one_secret_per_state_is_enforced_by_the_database(app) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import IntegrityError
+
+    from sso.connected_apps.models import AppSecret
+
+    with app.app_context():
+        capp = create_connected_app("inv", "Invoices", "https://app.example/login/multipass/{token}")
+        set_secret(capp)
+        db.session.add(AppSecret(app_id=capp.id, encrypted_value="x", state="active"))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        for _ in range(2):  # retired ones are not limited
+            db.session.add(AppSecret(app_id=capp.id, encrypted_value="x", state="retired"))
+        db.session.commit()
