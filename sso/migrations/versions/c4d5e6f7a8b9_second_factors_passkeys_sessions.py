@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4d5e6f7a8b9'
-down_revision = 'b7c1d2e3f4a5'
+down_revision = 'c1a2d3e4f5a6'
 branch_labels = None
 depends_on = None
 
