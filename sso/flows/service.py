@@ -4,7 +4,8 @@
 * :func:`service_initiated`: the app's own login, diverted to the hub (the token goes to
   the ``login_url`` the app sent, once it is checked against the app's origins).
 
-Each checks the app and the user, issues one token, records ``jump`` and returns the
+Each checks the app, the user and the user's access to the app (its groups,
+:func:`sso.groups.require_access`), issues one token, records ``jump`` and returns the
 ``Location`` to send the browser to. A refused ``return_to`` or ``login_url`` is recorded
 as ``redirect_refused``. Views only read the request and map the errors.
 """
@@ -18,13 +19,14 @@ from sso.base.errors import Conflict, Forbidden, ValidationError
 from sso.base.redirects import check_login_url, safe_return_to
 
 from ..connected_apps.service import IssuingApp, codec_for
+from ..groups import group_names, require_access
 from .multipass import MultipassProtocol
 from .protocol import SignOnProtocol
 
 if TYPE_CHECKING:
     from ..accounts.models import User
 
-PROTOCOLS: dict[str, SignOnProtocol] = {"multipass": MultipassProtocol(codec_for)}
+PROTOCOLS: dict[str, SignOnProtocol] = {"multipass": MultipassProtocol(codec_for, groups_of=group_names)}
 
 
 def _protocol(app: IssuingApp) -> SignOnProtocol:
@@ -60,6 +62,7 @@ def checked_login_url(app: IssuingApp, raw: str, user: User | None) -> str:
 
 def _issue(user: User, app: IssuingApp, raw_return_to: str | None, *, login_url: str | None, flow: str) -> str:
     check_usable(app, user)
+    require_access(user, app, flow=flow)  # outside the app's groups: 403 "Access denied", audited
     return_to = kept_return_to(app, raw_return_to, user)
     try:
         location = _protocol(app).issue(user, app, return_to, login_url=login_url)

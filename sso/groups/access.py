@@ -1,0 +1,152 @@
+"""Which users may open which connected app: everyone (the default) or chosen groups.
+
+Consulted by the top menu (:func:`visible_apps`), the sign-on flows and any other protocol
+(:func:`may_open`, :func:`require_access`). An app is anything with an ``id`` and a
+``name`` (a ``ConnectedApp`` or the flows' ``IssuingApp``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from sqlalchemy import delete, exists, select
+
+from sso.accounts.models import User
+from sso.audit import record
+from sso.base.db import db, transaction
+from sso.base.errors import Forbidden, NotFound
+from sso.connected_apps.models import ConnectedApp
+
+from .models import AppAccess, AppAccessGroup, Group, GroupMember
+from .service import group_key
+
+
+class AppLike(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def slug(self) -> str: ...
+
+
+A = TypeVar("A", bound=AppLike)
+
+
+class AccessDenied(Forbidden):
+    """The user is in none of the groups the app is restricted to."""
+
+    title = "Access denied"
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__(f"You don't have access to {app_name}. Ask your administrator.")
+
+
+def may_open(user: User, app: AppLike) -> bool:
+    """True when ``app`` is open to everyone, or ``user`` is in one of its groups.
+
+    Two indexed look-ups at most; nothing is cached, so a change of access or membership
+    counts from the next request on, in every worker.
+    """
+    restricted = db.session.scalar(select(exists().where(AppAccess.app_id == app.id)))
+    if not restricted:
+        return True
+    allowed = (
+        select(AppAccessGroup.group_id)
+        .join(GroupMember, GroupMember.group_id == AppAccessGroup.group_id)
+        .where(AppAccessGroup.app_id == app.id, GroupMember.user_id == user.id)
+    )
+    return bool(db.session.scalar(select(exists(allowed))))
+
+
+def require_access(user: User, app: AppLike, *, flow: str) -> None:
+    """Raise :class:`AccessDenied` (a 403 page) unless :func:`may_open`; a refusal is
+    recorded as ``access_denied`` with the ``flow`` (``jump``, ``service``, ``oidc``...)."""
+    if may_open(user, app):
+        return
+    record("access_denied", user=user, app=app.slug, detail={"flow": flow, "login": user.login})
+    raise AccessDenied(app.name)
+
+
+def visible_apps(user: User, apps: Sequence[A]) -> list[A]:
+    """The ``apps`` that ``user`` may open, in the given order (one query for all of them)."""
+    if not apps:
+        return []
+    ids = [a.id for a in apps]
+    restricted = set(db.session.scalars(select(AppAccess.app_id).where(AppAccess.app_id.in_(ids))))
+    if not restricted:
+        return list(apps)
+    allowed = set(
+        db.session.scalars(
+            select(AppAccessGroup.app_id)
+            .join(GroupMember, GroupMember.group_id == AppAccessGroup.group_id)
+            .where(AppAccessGroup.app_id.in_(list(restricted)), GroupMember.user_id == user.id)
+        )
+    )
+    return [a for a in apps if a.id not in restricted or a.id in allowed]
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Who may open an app: ``groups`` is None for everyone, else the allowed group names."""
+
+    groups: list[str] | None
+
+    @property
+    def everyone(self) -> bool:
+        return self.groups is None
+
+
+def access_policy(app: AppLike) -> AccessPolicy:
+    """The current :class:`AccessPolicy` of ``app``."""
+    if db.session.get(AppAccess, app.id) is None:
+        return AccessPolicy(None)
+    names = db.session.scalars(
+        select(Group.name).join(AppAccessGroup, AppAccessGroup.group_id == Group.id)
+        .where(AppAccessGroup.app_id == app.id).order_by(Group.name_key)
+    )
+    return AccessPolicy(list(names))
+
+
+def set_app_access(app: ConnectedApp, groups: Iterable[str] | None, *, actor: str | None = None) -> bool:
+    """Open ``app`` to everyone (``groups`` None) or restrict it to the named groups.
+
+    An empty list restricts it to nobody. Recorded as ``app_access_changed``; one commit.
+    Returns False when nothing changed. Raises NotFound for an unknown group name.
+    """
+    before = access_policy(app)
+    with transaction():
+        if groups is None:
+            if before.everyone:
+                return False
+            db.session.execute(delete(AppAccessGroup).where(AppAccessGroup.app_id == app.id))
+            db.session.execute(delete(AppAccess).where(AppAccess.app_id == app.id))
+            record("app_access_changed", app=app, actor=actor, detail={"from": _describe(before), "to": "everyone"})
+            return True
+        keys = {group_key(n): n for n in groups}
+        found = {g.name_key: g for g in db.session.scalars(select(Group).where(Group.name_key.in_(list(keys))))}
+        missing = [keys[k] for k in keys if k not in found]
+        if missing:
+            raise NotFound(f"No group named {missing[0][:80]!r}.")
+        after = AccessPolicy(sorted((g.name for g in found.values()), key=group_key))
+        if not before.everyone and [group_key(n) for n in before.groups or []] == sorted(found):
+            return False
+        if db.session.get(AppAccess, app.id) is None:
+            db.session.add(AppAccess(app_id=app.id))
+            db.session.flush()
+        db.session.execute(delete(AppAccessGroup).where(AppAccessGroup.app_id == app.id))
+        for group in found.values():
+            db.session.add(AppAccessGroup(app_id=app.id, group_id=group.id))
+        record("app_access_changed", app=app, actor=actor, detail={"from": _describe(before), "to": _describe(after)})
+    return True
+
+
+def _describe(policy: AccessPolicy) -> str:
+    if policy.groups is None:
+        return "everyone"
+    return "groups: " + (", ".join(policy.groups) if policy.groups else "(none)")
+
