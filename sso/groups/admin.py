@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from wtforms.fields.choices import SelectChoice
 
 from sso.base.access import admin_required
 from sso.base.errors import HubError, ValidationError
@@ -145,7 +146,7 @@ def app_access(slug: str) -> ResponseReturnValue:
     form = AccessForm(
         who="everyone" if policy.everyone else "groups", groups=policy.groups or [],
     )
-    form.groups.choices = [(n, n) for n in names]
+    form.groups.choices = [SelectChoice(n, n) for n in names]
     if request.method == "POST":
         if not form.validate_on_submit() or form.who.data not in {"everyone", "groups"}:
             return render_template("admin/app_access.html", app=app, form=form, policy=policy, error=_STALE), 400

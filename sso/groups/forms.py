@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectMultipleField, StringField, widgets
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from .models import MAX_GROUP_NAME
@@ -24,7 +25,10 @@ class ActionForm(FlaskForm):
 class AccessForm(FlaskForm):
     who = RadioField(
         "Who may open this app",
-        choices=[("everyone", "Everyone"), ("groups", "Only members of the groups ticked below")],
+        choices=[
+            SelectChoice("everyone", "Everyone"),
+            SelectChoice("groups", "Only members of the groups ticked below"),
+        ],
         default="everyone",
     )
     groups = SelectMultipleField(
