@@ -69,6 +69,32 @@ class DepartmentIndex:
         self._app_names = {normalize_key(g.name): g.name for g in app_groups or ()}
         #: The normalised names of the departments both systems know.
         self.shared = frozenset(self._hub_names) & frozenset(self._app_names)
+        self._hub_keys: dict[str, frozenset[str]] | None = None
+        self._app_keys: dict[str, frozenset[str]] | None = None
+
+    def _shared_keys(self, by_ref: Mapping[str, Sequence[str]]) -> dict[str, frozenset[str]]:
+        # Users share a few combinations of departments: each combination is normalised once.
+        seen: dict[tuple[str, ...], frozenset[str]] = {}
+        shared = self.shared
+        out: dict[str, frozenset[str]] = {}
+        for ref, names in by_ref.items():
+            combo = tuple(names)
+            found = seen.get(combo)
+            if found is None:
+                found = seen[combo] = frozenset(k for k in map(normalize_key, combo) if k in shared)
+            if found:
+                out[ref] = found
+        return out
+
+    def mismatch(self, row: PairingRow) -> bool:
+        """:attr:`Departments.mismatch` of ``row``, without building the whole :class:`Departments`."""
+        if self.app_groups is None or row.hub is None or row.app is None or not row.app.ref:
+            return False
+        if self._hub_keys is None or self._app_keys is None:
+            self._hub_keys = self._shared_keys(self.hub_members)
+            self._app_keys = self._shared_keys(self._app_by_ref)
+        empty: frozenset[str] = frozenset()
+        return self._hub_keys.get(row.hub.ref or "", empty) != self._app_keys.get(row.app.ref, empty)
 
     def hub_groups_named(self, key: str) -> str | None:
         """The hub's spelling of the group whose normalised name is ``key``."""
@@ -97,7 +123,7 @@ class DepartmentIndex:
 
     def mismatches(self, rows: Iterable[PairingRow]) -> list[PairingRow]:
         """The rows whose departments differ."""
-        return [row for row in rows if row.hub is not None and row.app is not None and self.of(row).mismatch]
+        return [row for row in rows if self.mismatch(row)]
 
 
 def _names(keys: Iterable[str], spelled: Mapping[str, str]) -> tuple[str, ...]:

@@ -85,6 +85,8 @@ def test_departments_compare_by_normalised_name_over_shared_groups() -> None:
     assert both.add_in_app == () and both.remove_in_app == ("SALES",)
     assert both.add_in_hub == ("Sales",) and both.hub == ("Finance", "IT")
     assert not index.of(_row("3", "a2")).mismatch  # Warehouse is unknown to the hub
+    for hub_ref, app_ref in (("1", "a1x"), ("2", "a3"), ("1", "a1"), ("3", "a2"), ("9", "a1"), ("2", "a9")):
+        assert index.mismatch(_row(hub_ref, app_ref)) == index.of(_row(hub_ref, app_ref)).mismatch
     unknown = DepartmentIndex(["Finance"], {"1": ["Finance"]}, None).of(_row("1", "a1"))
     assert not unknown.known and not unknown.mismatch
 
