@@ -46,7 +46,8 @@ def test_outside_the_groups_no_menu_entry_and_access_denied(app, client, auth, c
     _restrict(app, "Finance")
     auth.login()
     home = client.get("/").get_data(as_text=True)
-    assert 'data-app="invoices"' not in home
+    assert 'data-app="invoices"' not in home and "/sso/jump/invoices" not in home
+    assert "No apps are available to you yet." in home
     response = client.get("/sso/jump/invoices?return_to=/x")
     assert response.status_code == 403
     page = response.get_data(as_text=True)
