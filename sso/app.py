@@ -71,6 +71,7 @@ def create_app(
     from .accounts import views as accounts_views
     from .admin import audit as audit_views
     from .connected_apps import cli as apps_cli
+    from .connected_apps import links as apps_links
     from .connected_apps import views as apps_views
     from .flows import views as flows_views
     from .groups import admin as groups_admin
@@ -93,6 +94,7 @@ def create_app(
     app.cli.add_command(apps_cli.apps)
     app.cli.add_command(groups_cli.groups)
     groups_admin.init_app(app)
+    app.jinja_env.globals["app_links"] = apps_links.app_links  # per-app links (Access, Pairing) on the app page
     for plugin in plugins:
         plugin.init_app(app)
     return app
