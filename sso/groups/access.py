@@ -150,3 +150,11 @@ def _describe(policy: AccessPolicy) -> str:
         return "everyone"
     return "groups: " + (", ".join(policy.groups) if policy.groups else "(none)")
 
+
+
+def apps_limited_to(group: Group) -> list[str]:
+    """The names of the apps whose allowed groups include ``group``."""
+    return list(db.session.scalars(
+        select(ConnectedApp.name).join(AppAccessGroup, AppAccessGroup.app_id == ConnectedApp.id)
+        .where(AppAccessGroup.group_id == group.id).order_by(ConnectedApp.name)
+    ))

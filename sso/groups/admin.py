@@ -16,7 +16,7 @@ from sso.base.errors import HubError, ValidationError
 from sso.connected_apps.links import add_app_link
 from sso.connected_apps.service import get_app
 
-from .access import access_policy, set_app_access
+from .access import access_policy, apps_limited_to, set_app_access
 from .forms import AccessForm, ActionForm, GroupForm, MemberForm
 from .models import Group
 from .service import (
@@ -126,10 +126,14 @@ def rename(group_id: int) -> ResponseReturnValue:
     return redirect(url_for("groups_admin.detail", group_id=group.id))
 
 
-@bp.post("/<int:group_id>/delete")
+@bp.route("/<int:group_id>/delete", methods=["GET", "POST"])
 @admin_required
 def delete(group_id: int) -> ResponseReturnValue:
+    """GET: the confirmation (members, apps limited to the group); POST: delete."""
     group = get_group(group_id)
+    if request.method == "GET":
+        return render_template("admin/group_delete.html", group=group, member_count=len(members(group)),
+                               limited_apps=apps_limited_to(group), action_form=ActionForm())
     _require(ActionForm())
     name = group.name
     count = delete_group(group)

@@ -126,3 +126,16 @@ def test_set_app_access_is_audited_once_per_change(app, connected_app) -> None: 
     changes = [(e.detail["from"], e.detail["to"]) for e in _events(app, "app_access_changed")]
     assert changes == [("everyone", "groups: Finance, Sales"), ("groups: Finance, Sales", "groups: (none)"),
                        ("groups: (none)", "everyone")]
+
+
+def test_the_delete_confirmation_names_the_apps_limited_to_the_group(app, client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
+    _restrict(app, "Finance")
+    gid = _group_id(app, "Finance")
+    auth.login_admin()
+    page = client.get(f"/admin/groups/{gid}/delete").get_data(as_text=True)
+    assert "open them only through another allowed group: Invoices." in page
+
+
+def _group_id(app, name: str) -> int:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        return find_group(name).id

@@ -59,6 +59,10 @@ def test_create_add_remove_rename_delete(app, client, auth) -> None:  # type: ig
         assert user_groups(find_user("ann")) == []
     renamed = client.post(f"/admin/groups/{gid}/rename", data={"name": "Accounting"}, follow_redirects=True)
     assert "Renamed to Accounting." in renamed.get_data(as_text=True)
+    assert f'href="/admin/groups/{gid}/delete"' in renamed.get_data(as_text=True)
+    confirm = client.get(f"/admin/groups/{gid}/delete").get_data(as_text=True)
+    assert "Delete the group Accounting?" in confirm and "0 members stay users" in confirm
+    assert client.get(f"/admin/groups/{gid}").status_code == 200  # nothing deleted by the GET
     deleted = client.post(f"/admin/groups/{gid}/delete", follow_redirects=True)
     assert "Group Accounting deleted" in deleted.get_data(as_text=True)
     assert client.get(f"/admin/groups/{gid}").status_code == 404
@@ -118,11 +122,12 @@ def test_every_form_carries_a_token_and_none_works_without(csrf_app, app, client
         add_member(group, "ann")
         gid = group.id
     seen = 0
-    for url in ("/admin/groups/", f"/admin/groups/{gid}", "/admin/groups/apps/invoices/access"):
+    for url in ("/admin/groups/", f"/admin/groups/{gid}", "/admin/groups/apps/invoices/access",
+                f"/admin/groups/{gid}/delete"):
         for form in FORM.findall(client.get(url).get_data(as_text=True)):
             assert TOKEN.search(form), (url, form[:200])
             seen += 1
-    assert seen >= 6
+    assert seen >= 7
     for url, data in [("/admin/groups/", {"name": "X"}), (f"/admin/groups/{gid}/members", {"login": "admin"}),
                       (f"/admin/groups/{gid}/delete", {}), ("/admin/groups/apps/invoices/access", {"who": "groups"})]:
         assert client.post(url, data=data).status_code == 400, url
@@ -150,6 +155,7 @@ def test_pages_fit_the_screen(app, browser, connected_app, width: int) -> None: 
             page.fill("input[name=password]", HUB_ADMIN_PASSWORD)
             page.click("button[type=submit]")
             for name, path in [("groups", "/admin/groups/"), ("group", f"/admin/groups/{gid}"),
+                               ("delete", f"/admin/groups/{gid}/delete"),
                                ("access", "/admin/groups/apps/invoices/access")]:
                 page.goto(base + path)
                 page.screenshot(path=str(SHOTS / f"groups-{name}-{width}.png"), full_page=True)
