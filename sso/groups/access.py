@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, select
 
 from sso.accounts.models import User
 from sso.audit import record
@@ -19,7 +19,8 @@ from sso.base.db import db, transaction
 from sso.base.errors import Forbidden, NotFound
 from sso.connected_apps.models import ConnectedApp
 
-from .models import AppAccess, AppAccessGroup, Group, GroupMember
+from .cache import forget_policies, groups_of, policies
+from .models import AppAccess, AppAccessGroup, Group
 from .service import group_key
 
 
@@ -49,18 +50,13 @@ class AccessDenied(Forbidden):
 def may_open(user: User, app: AppLike) -> bool:
     """True when ``app`` is open to everyone, or ``user`` is in one of its groups.
 
-    Two indexed look-ups at most; nothing is cached, so a change of access or membership
-    counts from the next request on, in every worker.
+    Reads the cached policies (:func:`.cache.policies`) and the user's groups (one query
+    per request, shared with the ``groups`` claim): an open app costs no query at all.
     """
-    restricted = db.session.scalar(select(exists().where(AppAccess.app_id == app.id)))
-    if not restricted:
+    allowed = policies().get(app.id)
+    if allowed is None:
         return True
-    allowed = (
-        select(AppAccessGroup.group_id)
-        .join(GroupMember, GroupMember.group_id == AppAccessGroup.group_id)
-        .where(AppAccessGroup.app_id == app.id, GroupMember.user_id == user.id)
-    )
-    return bool(db.session.scalar(select(exists(allowed))))
+    return any(gid in allowed for gid, _name in groups_of(user.id))
 
 
 def require_access(user: User, app: AppLike, *, flow: str) -> None:
@@ -73,21 +69,12 @@ def require_access(user: User, app: AppLike, *, flow: str) -> None:
 
 
 def visible_apps(user: User, apps: Sequence[A]) -> list[A]:
-    """The ``apps`` that ``user`` may open, in the given order (one query for all of them)."""
-    if not apps:
-        return []
-    ids = [a.id for a in apps]
-    restricted = set(db.session.scalars(select(AppAccess.app_id).where(AppAccess.app_id.in_(ids))))
-    if not restricted:
+    """The ``apps`` that ``user`` may open, in the given order."""
+    rules = policies()
+    if not any(a.id in rules for a in apps):
         return list(apps)
-    allowed = set(
-        db.session.scalars(
-            select(AppAccessGroup.app_id)
-            .join(GroupMember, GroupMember.group_id == AppAccessGroup.group_id)
-            .where(AppAccessGroup.app_id.in_(list(restricted)), GroupMember.user_id == user.id)
-        )
-    )
-    return [a for a in apps if a.id not in restricted or a.id in allowed]
+    mine = {gid for gid, _name in groups_of(user.id)}
+    return [a for a in apps if a.id not in rules or not mine.isdisjoint(rules[a.id])]
 
 
 @dataclass(frozen=True)
@@ -119,29 +106,37 @@ def set_app_access(app: ConnectedApp, groups: Iterable[str] | None, *, actor: st
     Returns False when nothing changed. Raises NotFound for an unknown group name.
     """
     before = access_policy(app)
-    with transaction():
-        if groups is None:
-            if before.everyone:
-                return False
-            db.session.execute(delete(AppAccessGroup).where(AppAccessGroup.app_id == app.id))
-            db.session.execute(delete(AppAccess).where(AppAccess.app_id == app.id))
-            record("app_access_changed", app=app, actor=actor, detail={"from": _describe(before), "to": "everyone"})
-            return True
-        keys = {group_key(n): n for n in groups}
-        found = {g.name_key: g for g in db.session.scalars(select(Group).where(Group.name_key.in_(list(keys))))}
-        missing = [keys[k] for k in keys if k not in found]
-        if missing:
-            raise NotFound(f"No group named {missing[0][:80]!r}.")
-        after = AccessPolicy(sorted((g.name for g in found.values()), key=group_key))
-        if not before.everyone and [group_key(n) for n in before.groups or []] == sorted(found):
+    try:
+        with transaction():
+            changed = _set_access(app, before, groups, actor)
+    finally:
+        forget_policies()  # after the commit: this worker follows at once
+    return changed
+
+
+def _set_access(app: ConnectedApp, before: AccessPolicy, groups: Iterable[str] | None, actor: str | None) -> bool:
+    if groups is None:
+        if before.everyone:
             return False
-        if db.session.get(AppAccess, app.id) is None:
-            db.session.add(AppAccess(app_id=app.id))
-            db.session.flush()
         db.session.execute(delete(AppAccessGroup).where(AppAccessGroup.app_id == app.id))
-        for group in found.values():
-            db.session.add(AppAccessGroup(app_id=app.id, group_id=group.id))
-        record("app_access_changed", app=app, actor=actor, detail={"from": _describe(before), "to": _describe(after)})
+        db.session.execute(delete(AppAccess).where(AppAccess.app_id == app.id))
+        record("app_access_changed", app=app, actor=actor, detail={"from": _describe(before), "to": "everyone"})
+        return True
+    keys = {group_key(n): n for n in groups}
+    found = {g.name_key: g for g in db.session.scalars(select(Group).where(Group.name_key.in_(list(keys))))}
+    missing = [keys[k] for k in keys if k not in found]
+    if missing:
+        raise NotFound(f"No group named {missing[0][:80]!r}.")
+    if not before.everyone and [group_key(n) for n in before.groups or []] == sorted(found):
+        return False
+    after = AccessPolicy(sorted((g.name for g in found.values()), key=group_key))
+    if db.session.get(AppAccess, app.id) is None:
+        db.session.add(AppAccess(app_id=app.id))
+        db.session.flush()
+    db.session.execute(delete(AppAccessGroup).where(AppAccessGroup.app_id == app.id))
+    for group in found.values():
+        db.session.add(AppAccessGroup(app_id=app.id, group_id=group.id))
+    record("app_access_changed", app=app, actor=actor, detail={"from": _describe(before), "to": _describe(after)})
     return True
 
 

@@ -23,6 +23,7 @@ from sso.base.db import db, transaction
 from sso.base.errors import NotFound, ValidationError
 from sso.base.identity import normalize_key
 
+from .cache import forget_memberships, forget_policies, groups_of
 from .models import MAX_GROUP_NAME, Group, GroupMember
 from .signals import group_renamed, membership_changed
 
@@ -107,12 +108,11 @@ def members(group: Group) -> list[User]:
 
 
 def user_groups(user: User) -> list[str]:
-    """The names of the groups ``user`` belongs to, sorted case-insensitively."""
-    stmt = (
-        select(Group.name).join(GroupMember, GroupMember.group_id == Group.id)
-        .where(GroupMember.user_id == user.id).order_by(Group.name_key)
-    )
-    return list(db.session.scalars(stmt))
+    """The names of the groups ``user`` belongs to, sorted case-insensitively.
+
+    One query per request at most (kept in ``flask.g``; every change of groups drops it).
+    """
+    return [name for _gid, name in groups_of(user.id)]
 
 
 #: The OIDC ``groups`` scope and the Multipass ``groups`` claim read the same list.
@@ -194,6 +194,7 @@ def rename_group(group: Group, new_name: str, *, actor: str | None = None) -> bo
             _check_free(key, exclude_id=group.id)
             group.name, group.name_key = name, key
             db.session.flush()
+            forget_memberships()
             record("group_renamed", actor=actor, detail={"group_id": group.id, "from": old, "to": name})
             user_ids = list(db.session.scalars(select(GroupMember.user_id).where(GroupMember.group_id == group.id)))
             group_renamed.send(_sender(), group_id=group.id, old_name=old, new_name=name, user_ids=user_ids)
@@ -207,13 +208,26 @@ def delete_group(group: Group, *, actor: str | None = None) -> int:
 
     Apps restricted to this group stay restricted (see :class:`~.models.AppAccess`).
     """
-    with transaction():
-        users = members(group)
-        for user in users:
-            membership_changed.send(_sender(), user=user, group=group.name, change="removed")
-        record("group_deleted", actor=actor, detail={"group": group.name, "group_id": group.id, "members": len(users)})
-        db.session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
-        db.session.delete(group)
+    forget_memberships()
+    try:
+        with transaction():
+            count = _delete_group(group, actor)
+    finally:
+        forget_policies()  # its grants are gone (ON DELETE CASCADE)
+        forget_memberships()
+    return count
+
+
+def _delete_group(group: Group, actor: str | None) -> int:
+    users = members(group)
+    name = group.name
+    record("group_deleted", actor=actor, detail={"group": name, "group_id": group.id, "members": len(users)})
+    db.session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
+    db.session.delete(group)
+    db.session.flush()
+    forget_memberships()  # receivers' user_groups(user) no longer list the group
+    for user in users:
+        membership_changed.send(_sender(), user=user, group=name, change="removed")
     return len(users)
 
 
@@ -223,28 +237,36 @@ def add_member(group: Group, login_or_user: str | User, *, actor: str | None = N
     False when they already were. Raises NotFound for an unknown user.
     """
     user = _user(login_or_user)
-    with transaction():
-        if db.session.get(GroupMember, (group.id, user.id)) is not None:
-            return False
-        db.session.add(GroupMember(group_id=group.id, user_id=user.id))
-        db.session.flush()
-        record("group_member_added", user=user, actor=actor, detail={"group": group.name, "login": user.login})
-        membership_changed.send(_sender(), user=user, group=group.name, change="added")
-    return True
+    try:
+        with transaction():
+            if db.session.get(GroupMember, (group.id, user.id)) is not None:
+                return False
+            db.session.add(GroupMember(group_id=group.id, user_id=user.id))
+            db.session.flush()
+            forget_memberships()  # a receiver's user_groups(user) sees the change
+            record("group_member_added", user=user, actor=actor, detail={"group": group.name, "login": user.login})
+            membership_changed.send(_sender(), user=user, group=group.name, change="added")
+        return True
+    finally:
+        forget_memberships()  # the request's cached groups of the user
 
 
 def remove_member(group: Group, login_or_user: str | User, *, actor: str | None = None) -> bool:
     """Take a user out of ``group`` (``group_member_removed``); False when they were not in it."""
     user = _user(login_or_user)
-    with transaction():
-        row = db.session.get(GroupMember, (group.id, user.id))
-        if row is None:
-            return False
-        db.session.delete(row)
-        db.session.flush()
-        record("group_member_removed", user=user, actor=actor, detail={"group": group.name, "login": user.login})
-        membership_changed.send(_sender(), user=user, group=group.name, change="removed")
-    return True
+    try:
+        with transaction():
+            row = db.session.get(GroupMember, (group.id, user.id))
+            if row is None:
+                return False
+            db.session.delete(row)
+            db.session.flush()
+            forget_memberships()
+            record("group_member_removed", user=user, actor=actor, detail={"group": group.name, "login": user.login})
+            membership_changed.send(_sender(), user=user, group=group.name, change="removed")
+        return True
+    finally:
+        forget_memberships()  # the request's cached groups of the user
 
 
 def set_user_groups(

@@ -139,3 +139,30 @@ def test_the_delete_confirmation_names_the_apps_limited_to_the_group(app, client
 def _group_id(app, name: str) -> int:  # type: ignore[no-untyped-def]
     with app.app_context():
         return find_group(name).id
+
+
+def test_other_workers_follow_within_the_cache_ttl(app, client, auth, connected_app, clock) -> None:  # type: ignore[no-untyped-def]
+    """The policies are cached per process for at most 2 s by the app's clock: a change made
+    by another worker (rows written without telling this one) counts once the TTL has passed."""
+    from sso.groups.models import AppAccess
+
+    auth.login()
+    assert client.get("/sso/jump/invoices").status_code == 302  # policies loaded: open
+    with app.app_context():
+        db.session.add(AppAccess(app_id=get_app("invoices").id))  # restricted to nobody, elsewhere
+        db.session.commit()
+    assert client.get("/sso/jump/invoices").status_code == 302  # this worker still has the old policy
+    clock.advance(2.01)
+    assert client.get("/sso/jump/invoices").status_code == 403
+
+
+def test_with_the_cache_off_a_change_counts_at_once(app, client, auth, connected_app) -> None:  # type: ignore[no-untyped-def]
+    from sso.groups.models import AppAccess
+
+    app.config["APP_CACHE_TTL"] = 0
+    auth.login()
+    assert client.get("/sso/jump/invoices").status_code == 302
+    with app.app_context():
+        db.session.add(AppAccess(app_id=get_app("invoices").id))
+        db.session.commit()
+    assert client.get("/sso/jump/invoices").status_code == 403

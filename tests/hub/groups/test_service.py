@@ -113,6 +113,7 @@ def test_membership_signal_is_sent_inside_the_transaction(app) -> None:  # type:
         from sso.base.db import in_transaction
 
         assert sender is app
+        assert (group in user_groups(user)) is (change == "added")  # the groups after the change
         seen.append((user.login, group, change, in_transaction()))
 
     with app.app_context(), membership_changed.connected_to(receiver):
