@@ -59,6 +59,7 @@ def create_app(
     from .accounts import models as _accounts_models  # noqa: F401
     from .audit import models as _audit_models  # noqa: F401
     from .connected_apps import models as _apps_models  # noqa: F401
+    from .groups import models as _groups_models  # noqa: F401
 
     extensions.init_app(app)
     passwords.init_app(app)
@@ -73,8 +74,11 @@ def create_app(
     from .accounts import views as accounts_views
     from .admin import audit as audit_views
     from .connected_apps import cli as apps_cli
+    from .connected_apps import links as apps_links
     from .connected_apps import views as apps_views
     from .flows import views as flows_views
+    from .groups import admin as groups_admin
+    from .groups import cli as groups_cli
     from .portal import views as portal_views
 
     portal_views.init_app(app)
@@ -91,6 +95,9 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     app.cli.add_command(accounts_cli.users)
     app.cli.add_command(apps_cli.apps)
+    app.cli.add_command(groups_cli.groups)
+    groups_admin.init_app(app)
+    app.jinja_env.globals["app_links"] = apps_links.app_links  # per-app links (Access, Pairing) on the app page
     for plugin in plugins:
         plugin.init_app(app)
     return app

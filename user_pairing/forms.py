@@ -28,3 +28,11 @@ class RefreshForm(FlaskForm):
 
 class FixForm(FlaskForm):
     key = HiddenField(validators=[DataRequired(), Length(max=64)])
+
+
+class DepartmentForm(FlaskForm):
+    """The department fix: ``key`` of the app user; ``side`` and ``confirm`` once confirmed."""
+
+    key = HiddenField(validators=[DataRequired(), Length(max=64)])
+    side = HiddenField(validators=[Optional(), Length(max=8)])
+    confirm = HiddenField(validators=[Optional(), Length(max=8)])

@@ -17,6 +17,7 @@ from sso.base.clock import utcnow
 from sso.base.db import Base
 
 from .matching import DirectoryUser
+from .sources import DirectoryGroup
 
 
 class DirectorySetting(Base):
@@ -47,6 +48,8 @@ class PairingSnapshot(Base):
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     user_count: Mapped[int] = mapped_column(Integer, default=0)
     users_json: Mapped[str] = mapped_column(Text, default="[]", deferred=True)  # loaded only to match
+    # The app's groups as ``[[id, displayName, [member refs]], ...]``; None: the directory has none.
+    groups_json: Mapped[str | None] = mapped_column(Text, deferred=True)
     error: Mapped[str | None] = mapped_column(String(1000))
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -76,6 +79,18 @@ class PairingSnapshot(Base):
     def users(self) -> list[DirectoryUser]:
         """The stored users."""
         return [DirectoryUser(*item) for item in json.loads(self.users_json or "[]")]
+
+    def set_groups(self, groups: list[DirectoryGroup] | None) -> None:
+        """Store the app's groups (None: its directory offers none)."""
+        self.groups_json = None if groups is None else json.dumps(
+            [[g.ref, g.name, list(g.members)] for g in groups], ensure_ascii=False, separators=(",", ":")
+        )
+
+    def groups(self) -> list[DirectoryGroup] | None:
+        """The stored groups of the app, or None when its directory offers none."""
+        if self.groups_json is None:
+            return None
+        return [DirectoryGroup(ref, name, tuple(refs)) for ref, name, refs in json.loads(self.groups_json)]
 
 
 def _aware(value: datetime) -> datetime:

@@ -7,7 +7,7 @@ Views and CLI commands are thin layers over these functions. Every change an adm
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -21,9 +21,12 @@ from sso.audit import record
 from sso.audit.service import register_events
 from sso.base import context
 from sso.base.db import db, transaction
+from sso.base.identity import normalize_key
 from sso.connected_apps.models import ConnectedApp
 from sso.connected_apps.service import secret_box
+from sso.groups.service import list_groups, memberships, set_user_groups
 
+from .departments import DepartmentIndex, Departments
 from .errors import ConfigError, FixError, SourceError
 from .matching import DirectoryUser, PairingRow, Status, match_users
 from .models import DirectorySetting, PairingSnapshot
@@ -37,6 +40,7 @@ EVENTS = (
     "pairing_created_in_app",
     "pairing_created_in_hub",
     "pairing_fix_failed",
+    "pairing_department_fixed",
 )
 register_events(*EVENTS)
 
@@ -147,6 +151,7 @@ def refresh(
     when = now or context.now()
     try:
         users = source.fetch()
+        groups = source.fetch_groups()
     except SourceError as err:
         with transaction():
             snapshot = _snapshot_row(app)
@@ -156,7 +161,9 @@ def refresh(
     with transaction():
         snapshot = _snapshot_row(app)
         snapshot.set_users(users, when)
-        record("pairing_refreshed", app=app, actor=actor, detail={"users": len(users)})
+        snapshot.set_groups(groups)
+        record("pairing_refreshed", app=app, actor=actor,
+               detail={"users": len(users), "groups": len(groups) if groups is not None else "none"})
     return snapshot
 
 
@@ -291,3 +298,102 @@ def create_in_hub(
         record("pairing_created_in_hub", user=user, app=app, actor=actor,
                detail={"login": user.login, "email": user.email})
     return user, set_password_url(make_set_password_token(user))
+
+
+# -- departments ------------------------------------------------------------------------------
+
+
+def department_index(app: ConnectedApp, snapshot: PairingSnapshot | None = None) -> DepartmentIndex:
+    """The hub's groups and memberships and ``app``'s groups (from its snapshot), ready to
+    compare row by row (:meth:`DepartmentIndex.of`)."""
+    snapshot = snapshot if snapshot is not None else get_snapshot(app)
+    app_groups = snapshot.groups() if snapshot is not None and snapshot.has_users else None
+    hub_members = {str(uid): names for uid, names in memberships().items()}
+    return DepartmentIndex([g.name for g in list_groups()], hub_members, app_groups)
+
+
+@dataclass(frozen=True)
+class DepartmentChange:
+    """A department mismatch of one row and what each fix would do (for the confirmation)."""
+
+    row: PairingRow
+    departments: Departments
+    index: DepartmentIndex
+
+
+def department_change(app: ConnectedApp, key: str) -> DepartmentChange:
+    """The department mismatch of the row whose app user has :func:`user_key` ``key``.
+
+    Raises :class:`FixError` when there is none (any more).
+    """
+    result = full_report(app)
+    index = department_index(app, result.snapshot)
+    for row in result.rows:
+        if row.hub is not None and row.app is not None and user_key(row.app) == key:
+            departments = index.of(row)
+            if departments.mismatch:
+                return DepartmentChange(row, departments, index)
+            break
+    raise FixError("This row has no department mismatch (any more); reload the page or refresh the snapshot.")
+
+
+def fix_department(app: ConnectedApp, key: str, side: str, *, actor: str | None = None) -> DepartmentChange:
+    """Make the departments of one row agree, ``side`` ``"app"`` or ``"hub"``.
+
+    ``app``: one SCIM ``PATCH /Groups/{id}`` per group to join or leave (the app user's id
+    as the member), then the stored snapshot is updated so the row agrees at once.
+    ``hub``: the hub user's groups among the departments both systems know become the app
+    user's (:func:`sso.groups.service.set_user_groups`, each change audited).
+    Recorded as ``pairing_department_fixed`` (or ``pairing_fix_failed``). Raises
+    :class:`FixError`, :class:`ConfigError` or :class:`SourceError`.
+    """
+    change = department_change(app, key)
+    row, deps = change.row, change.departments
+    assert row.hub is not None and row.app is not None
+    if side == "hub":
+        user = db.session.get(User, int(row.hub.ref or 0))
+        if user is None:
+            raise FixError("The hub user of this row no longer exists; reload the page.")
+        shared = [n for n in (change.index.hub_groups_named(k) for k in change.index.shared) if n]
+        wanted = [n for n in deps.hub if n not in deps.remove_in_hub] + list(deps.add_in_hub)
+        with transaction():
+            added, removed = set_user_groups(user, wanted, only=shared, actor=actor)
+            record("pairing_department_fixed", user=user, app=app, actor=actor,
+                   detail={"side": "hub", "login": user.login, "added": ", ".join(added),
+                           "removed": ", ".join(removed)})
+        return change
+    if side != "app":
+        raise FixError("Choose where to change the departments: in the app or in the hub.")
+    source = build_directory(app)
+    ref = row.app.ref or ""
+    plan = [(change.index.app_group(k), True) for k in map(normalize_key, deps.add_in_app)]
+    plan += [(change.index.app_group(k), False) for k in map(normalize_key, deps.remove_in_app)]
+    done: list[str] = []
+    try:
+        for group, add in plan:
+            assert group is not None
+            source.change_members(group.ref, add=[ref] if add else [], remove=[] if add else [ref])
+            done.append(("+" if add else "-") + group.name)
+    except SourceError as err:
+        record("pairing_fix_failed", app=app, actor=actor,
+               detail={"fix": "department_in_app", "login": row.app.login, "done": ", ".join(done),
+                       "kind": err.kind, "error": err.message})
+        raise
+    with transaction():
+        snapshot = get_snapshot(app)
+        groups = snapshot.groups() if snapshot is not None else None
+        if snapshot is not None and groups is not None:
+            changed = {g.ref: add for g, add in plan if g is not None}
+            snapshot.set_groups([
+                replace(g, members=_moved(g.members, ref, changed[g.ref])) if g.ref in changed else g
+                for g in groups
+            ])
+        record("pairing_department_fixed", app=app, actor=actor,
+               detail={"side": "app", "login": row.app.login, "app_ref": ref,
+                       "added": ", ".join(deps.add_in_app), "removed": ", ".join(deps.remove_in_app)})
+    return change
+
+
+def _moved(members: tuple[str, ...], ref: str, add: bool) -> tuple[str, ...]:
+    kept = tuple(m for m in members if m != ref)
+    return (*kept, ref) if add else kept

@@ -12,7 +12,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -24,8 +24,19 @@ SOURCE_KINDS: tuple[SourceKind, ...] = ("scim", "json", "csv")
 
 DEFAULT_TIMEOUT = 10.0
 SCIM_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+SCIM_PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 MAX_PAGES = 10_000
 MAX_USERS = 2_000_000
+
+
+@dataclass(frozen=True)
+class DirectoryGroup:
+    """One group of an app (a department): its id in the app, its name, and the ``ref`` (the
+    app's user id) of each user member."""
+
+    ref: str
+    name: str
+    members: tuple[str, ...] = ()
 
 
 class DirectorySource(Protocol):
@@ -45,6 +56,14 @@ class DirectorySource(Protocol):
     def provision(self, user: DirectoryUser) -> DirectoryUser:
         """Create ``user`` in the directory and return it as created. Raises :class:`SourceError`."""
         raise SourceError("unsupported", f"This directory ({type(self).__name__}) cannot create users.")
+
+    def fetch_groups(self) -> list[DirectoryGroup] | None:
+        """Every group with its members, or None when the directory has no groups to offer."""
+        return None
+
+    def change_members(self, group_ref: str, *, add: list[str], remove: list[str]) -> None:
+        """Add and remove users (by ``ref``) in the group ``group_ref``. Raises :class:`SourceError`."""
+        raise SourceError("unsupported", f"This directory ({type(self).__name__}) cannot change groups.")
 
 
 def safe_url(url: str) -> str:
@@ -73,7 +92,7 @@ class _Http:
     def __exit__(self, *exc: object) -> None:
         self.client.close()
 
-    def request_json(self, method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
+    def request_json(self, method: str, url: str, *, allow_empty: bool = False, **kwargs: Any) -> tuple[int, Any]:
         try:
             response = self.client.request(method, url, **kwargs)
         except httpx.TimeoutException as err:
@@ -105,6 +124,8 @@ class _Http:
             )
         if status >= 400 or status < 200 or 300 <= status < 400:
             raise SourceError("rejected", f"The directory at {self.where} answered HTTP {status}.")
+        if allow_empty and (status == 204 or not response.content):
+            return status, None
         try:
             return status, response.json()
         except RecursionError as err:
@@ -167,6 +188,10 @@ class ScimSource(DirectorySource):
     def users_url(self) -> str:
         return self.url.rstrip("/") + "/Users"
 
+    @property
+    def groups_url(self) -> str:
+        return self.url.rstrip("/") + "/Groups"
+
     def _http(self) -> _Http:
         return _Http(
             self.url,
@@ -182,10 +207,12 @@ class ScimSource(DirectorySource):
                 users.extend(_scim_user(resource, http.where) for resource in page)
         return users
 
-    def _pages(self, http: _Http) -> Iterator[list[Any]]:
+    def _pages(self, http: _Http, url: str | None = None) -> Iterator[list[Any]]:
         start, total, seen_first_ids = 1, None, set()
         for _ in range(self.max_pages):
-            _, body = http.request_json("GET", self.users_url, params={"startIndex": start, "count": self.page_size})
+            _, body = http.request_json(
+                "GET", url or self.users_url, params={"startIndex": start, "count": self.page_size}
+            )
             if not isinstance(body, dict):
                 raise SourceError("malformed", f"The directory at {http.where} did not send a SCIM list response.")
             page_total = body.get("totalResults")
@@ -236,6 +263,54 @@ class ScimSource(DirectorySource):
                 "POST", self.users_url, json=payload, headers={"Content-Type": "application/scim+json"}
             )
             return _scim_user(body, http.where)
+
+
+    def fetch_groups(self) -> list[DirectoryGroup] | None:
+        """``GET /Groups`` (RFC 7643 section 4.2) page by page: each group's ``id``,
+        ``displayName`` and user ``members``. None when the app has no ``/Groups`` (HTTP 404)."""
+        groups: list[DirectoryGroup] = []
+        with self._http() as http:
+            try:
+                for page in self._pages(http, self.groups_url):
+                    groups.extend(_scim_group(resource, http.where) for resource in page)
+            except SourceError as err:
+                if err.kind == "not_found":
+                    return None
+                raise
+        return groups
+
+    def change_members(self, group_ref: str, *, add: list[str], remove: list[str]) -> None:
+        """One ``PATCH /Groups/{id}`` (RFC 7644 section 3.5.2): add ``members``, and remove
+        ``members[value eq "..."]`` for each user to take out."""
+        operations: list[dict[str, Any]] = []
+        if add:
+            operations.append({"op": "add", "path": "members", "value": [{"value": ref} for ref in add]})
+        for ref in remove:
+            operations.append({"op": "remove", "path": f"members[value eq {json.dumps(ref)}]"})
+        if not operations:
+            return
+        url = f"{self.groups_url}/{quote(group_ref, safe='')}"
+        with self._http() as http:
+            http.request_json(
+                "PATCH", url, json={"schemas": [SCIM_PATCH_SCHEMA], "Operations": operations},
+                headers={"Content-Type": "application/scim+json"}, allow_empty=True,
+            )
+
+
+def _scim_group(resource: object, where: str) -> DirectoryGroup:
+    if not isinstance(resource, dict):
+        raise SourceError("malformed", f"The directory at {where} sent a group that is not a JSON object.")
+    ref, name = resource.get("id"), resource.get("displayName")
+    if not isinstance(ref, str) or not isinstance(name, str):
+        raise SourceError("malformed", f"The directory at {where} sent a group without a text id and displayName.")
+    members = resource.get("members") or []
+    if not isinstance(members, list):
+        raise SourceError("malformed", f"The directory at {where} sent group members that are not a list.")
+    refs = tuple(
+        str(m["value"]) for m in members
+        if isinstance(m, dict) and m.get("value") is not None and m.get("type", "User") == "User"
+    )
+    return DirectoryGroup(ref, name, refs)
 
 
 def _scim_user(resource: object, where: str) -> DirectoryUser:

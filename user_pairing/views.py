@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, flash, make_response, redire
 from flask.typing import ResponseReturnValue
 
 from sso.base.access import admin_required
-from sso.base.errors import ValidationError
+from sso.base.errors import HubError, ValidationError
 from sso.base.forms import form_error
 from sso.base.pagination import Page, page_arg
 from sso.connected_apps.models import ConnectedApp
@@ -19,7 +19,7 @@ from sso.connected_apps.service import get_app
 
 from . import display, service
 from .errors import ConfigError, FixError, SourceError
-from .forms import DirectoryForm, FixForm, RefreshForm
+from .forms import DepartmentForm, DirectoryForm, FixForm, RefreshForm
 from .matching import Status, counts
 
 bp = Blueprint("pairing", __name__, url_prefix="/admin/pairing")
@@ -57,7 +57,10 @@ def _page(app: ConnectedApp, directory_form: DirectoryForm | None = None, error:
     result = service.full_report(app)
     status = display.parse_status(request.args.get("status"))
     query = request.args.get("q", "")[: display.MAX_QUERY]
-    chosen = display.select_rows(result.rows, status, query)
+    departments = service.department_index(app, result.snapshot)
+    dept_mismatches = departments.mismatches(result.rows) if departments.app_groups is not None else []
+    dept_filter = request.args.get("dept") == "mismatch"
+    chosen = display.select_rows(dept_mismatches if dept_filter else result.rows, status, query)
     per_page = int(current_app.config["PAIRING_PER_PAGE"])
     number = page_arg(request.args.get("page"))
     pager = Page(number, per_page, len(chosen))
@@ -68,7 +71,10 @@ def _page(app: ConnectedApp, directory_form: DirectoryForm | None = None, error:
     return render_template(
         "pairing/page.html",
         app=app,
-        rows=chosen[(number - 1) * per_page : number * per_page],
+        rows=[(row, departments.of(row)) for row in chosen[(number - 1) * per_page : number * per_page]],
+        dept=dept_filter,
+        dept_count=len(dept_mismatches),
+        app_groups_known=departments.app_groups is not None,
         counts=counts(result.rows),
         total=len(result.rows),
         statuses=list(Status),
@@ -82,6 +88,7 @@ def _page(app: ConnectedApp, directory_form: DirectoryForm | None = None, error:
         refresh_form=RefreshForm(),
         fix_form=FixForm(),
         error=error,
+        department_form=DepartmentForm(),
     )
 
 
@@ -185,3 +192,35 @@ def create_in_hub(slug: str) -> ResponseReturnValue:
     response = make_response(render_template("pairing/created_in_hub.html", app=app, user=user, link=link))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/<slug>/department")
+@admin_required
+def department(slug: str) -> ResponseReturnValue:
+    """Without ``confirm``: the confirmation page with the exact change of each fix.
+    With ``confirm=1`` and ``side`` (``app`` or ``hub``): make the change."""
+    app = get_app(slug)
+    form = DepartmentForm()
+    if not form.validate_on_submit():
+        raise ValidationError("The form was out of date. Reload the page and try again.")
+    key = form.key.data or ""
+    if form.confirm.data != "1":
+        try:
+            change = service.department_change(app, key)
+        except FixError as err:
+            flash(str(err), "error")
+            return _back(app.slug)
+        return render_template(
+            "pairing/department_confirm.html", app=app, change=change, key=key,
+            can_change_app=service.can_provision(app), form=DepartmentForm(formdata=None),
+        )
+    try:
+        change = service.fix_department(app, key, form.side.data or "")
+    except (ConfigError, SourceError, FixError, HubError) as err:
+        flash(f"Departments not changed: {err}", "error")
+        return _back(app.slug)
+    row = change.row
+    assert row.hub is not None and row.app is not None
+    where = app.name if form.side.data == "app" else "the hub"
+    flash(f"Departments of {display.visible(row.hub.login)} changed in {where}.", "info")
+    return _back(app.slug)

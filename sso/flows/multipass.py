@@ -36,16 +36,22 @@ class MultipassProtocol(SignOnProtocol):
         self,
         codec_for: Callable[[IssuingApp], MultipassCodec],
         now: Callable[[], datetime] | None = None,
+        groups_of: Callable[[User], list[str]] | None = None,
     ) -> None:
         self._codec_for = codec_for
         self._now = now
+        self._groups_of = groups_of
 
     def claims(
         self, user: User, app: IssuingApp, return_to: str | None, *, now: datetime | None = None
     ) -> dict[str, object]:
-        """email, login, identifier, name, first/last name when known, jti, ``aud`` (the
-        app's slug), ``created_at`` and ``exp`` (created_at + the app's token lifetime,
-        epoch seconds), return_to."""
+        """email, login, identifier, name, first/last name when known, groups, jti, ``aud``
+        (the app's slug), ``created_at`` and ``exp`` (created_at + the app's token lifetime,
+        epoch seconds), return_to.
+
+        ``groups`` (the names of the user's hub groups, possibly empty) is an extra claim:
+        apps that do not know it ignore it.
+        """
         moment = (now or self._clock()).astimezone(UTC).replace(microsecond=0)
         body: dict[str, object] = {
             "email": user.email,
@@ -60,6 +66,8 @@ class MultipassProtocol(SignOnProtocol):
         first, last = split_name(user.name)
         if first and last:
             body["first_name"], body["last_name"] = first, last
+        if self._groups_of is not None:
+            body["groups"] = list(self._groups_of(user))
         if return_to:
             body["return_to"] = return_to
         return body

@@ -5,7 +5,8 @@
   the ``login_url`` the app sent, once it matches one of the app's registered login URLs
   exactly).
 
-Each checks the app and the user, issues one token, records ``jump`` and returns the
+Each checks the app, the user and the user's access to the app (its groups,
+:func:`sso.groups.require_access`), issues one token, records ``jump`` and returns the
 ``Location`` to send the browser to. A refused ``return_to`` or ``login_url`` is recorded
 as ``redirect_refused``; refusals of anonymous visitors are aggregated (see
 :func:`record_refusal`). Views only read the request and map the errors.
@@ -24,13 +25,14 @@ from sso.base.errors import Conflict, Forbidden, ValidationError
 from sso.base.redirects import match_login_url, safe_return_to
 
 from ..connected_apps.service import IssuingApp, codec_for, note_issued
+from ..groups import group_names, require_access
 from .multipass import MultipassProtocol
 from .protocol import SignOnProtocol
 
 if TYPE_CHECKING:
     from ..accounts.models import User
 
-PROTOCOLS: dict[str, SignOnProtocol] = {"multipass": MultipassProtocol(codec_for)}
+PROTOCOLS: dict[str, SignOnProtocol] = {"multipass": MultipassProtocol(codec_for, groups_of=group_names)}
 
 
 def _protocol(app: IssuingApp) -> SignOnProtocol:
@@ -100,6 +102,7 @@ def checked_login_url(app: IssuingApp, raw: str, user: User | None) -> str:
 
 def _issue(user: User, app: IssuingApp, raw_return_to: str | None, *, login_url: str | None, flow: str) -> str:
     check_usable(app, user)
+    require_access(user, app, flow=flow)  # outside the app's groups: 403 "Access denied", audited
     return_to = kept_return_to(app, raw_return_to, user)
     try:
         location = _protocol(app).issue(user, app, return_to, login_url=login_url)

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from ..accounts.forms import LogoutForm
 from ..connected_apps.service import list_apps
+from ..groups import visible_apps
 
 bp = Blueprint("portal", __name__)
 
@@ -46,9 +47,11 @@ def brand_context() -> dict[str, Any]:
 
 
 def menu_context() -> dict[str, Any]:
-    """Template context for the top menu: the apps a logged-in user may jump to."""
+    """Template context for the top menu: the enabled apps the logged-in user may open
+    (open to everyone, or to one of the user's groups)."""
     if current_user.is_authenticated:
-        return {"menu_apps": list_apps(enabled_only=True), "logout_form": LogoutForm()}
+        user = current_user._get_current_object()
+        return {"menu_apps": visible_apps(user, list_apps(enabled_only=True)), "logout_form": LogoutForm()}
     return {"menu_apps": [], "logout_form": None}
 
 

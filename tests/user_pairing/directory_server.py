@@ -1,12 +1,14 @@
 """A real loopback HTTP server playing well-behaved and badly-behaved directories.
 
-Each path prefix is one directory: ``/scim`` is a correct SCIM 2.0 server (with POST),
-the others each fail in one way. It runs with werkzeug's threaded server on 127.0.0.1.
+Each path prefix is one directory: ``/scim`` is a correct SCIM 2.0 server (Users with POST;
+Groups with members and PATCH, RFC 7643 section 4.2 / RFC 7644 section 3.5.2), the others
+each fail in one way. It runs with werkzeug's threaded server on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +33,18 @@ def scim_user(i: int, **extra: Any) -> dict[str, Any]:
     return user
 
 
+def scim_group(gid: str, name: str, members: list[str]) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "id": gid,
+        "displayName": name,
+        "members": [{"value": m, "$ref": f"../Users/{m}", "type": "User"} for m in members],
+    }
+
+
+_REMOVE_PATH = re.compile(r'members\[value eq "([^"]*)"\]')
+
+
 class Directories:
     """The WSGI application; ``users`` is the state of the good SCIM directory."""
 
@@ -44,6 +58,11 @@ class Directories:
         )
         self.users[2] = scim_user(3, emails=[{"value": "first3@example.com"}, {"value": "other3@example.com"}])
         self.users[3] = scim_user(4, active=False)
+        self.groups: list[dict[str, Any]] = [
+            scim_group("g1", "Finance", ["u1", "u2"]),
+            scim_group("g2", "Sales", ["u3"]),
+            scim_group("g3", "Warehouse", []),
+        ]
         self.requests: list[str] = []
         self.authorizations: list[tuple[str, str]] = []  # (path, Authorization header) of every request
         self.release = threading.Event()
@@ -81,6 +100,16 @@ class Directories:
                 self.users.append(created)
                 return self.json(created, 201)
             return self.scim_page(request, self.users)
+        if path == "/scim/Groups":
+            if not bearer:
+                return self.json({"detail": "no"}, 401)
+            return self.scim_page(request, self.groups)
+        if path.startswith("/scim/Groups/"):
+            return self.group(request, path.rsplit("/", 1)[1], bearer)
+        if path == "/s500groups/Users":  # users fine, groups fail
+            return self.scim_page(request, self.users)
+        if path == "/s500groups/Groups":
+            return Response("boom", status=500)
         if path == "/short/Users":  # answers fewer users than asked for
             return self.scim_page(request, self.users, cap=2)
         if path == "/s401/Users":
@@ -158,6 +187,35 @@ class Directories:
         if body is None:
             return None
         return Response(body, mimetype="application/scim+json" if path in scim else "application/json")
+
+    def group(self, request: Request, gid: str, bearer: bool) -> Response:
+        """``GET`` or ``PATCH /scim/Groups/<id>``: add members, or remove ``members[value eq "x"]``."""
+        if not bearer:
+            return self.json({"detail": "no"}, 401)
+        group = next((g for g in self.groups if g["id"] == gid), None)
+        if group is None:
+            return self.json({"detail": "no such group"}, 404)
+        if request.method == "GET":
+            return self.json(group)
+        if request.method != "PATCH":
+            return self.json({"detail": "method"}, 405)
+        body = request.get_json(force=True)
+        if body.get("schemas") != ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]:
+            return self.json({"detail": "bad schemas", "scimType": "invalidSyntax"}, 400)
+        known = {u["id"] for u in self.users}
+        for op in body.get("Operations", []):
+            kind = str(op.get("op", "")).lower()
+            if kind == "add" and op.get("path") == "members":
+                for member in op["value"]:
+                    if member["value"] not in known:
+                        return self.json({"detail": "unknown user", "scimType": "invalidValue"}, 400)
+                    if all(m["value"] != member["value"] for m in group["members"]):
+                        group["members"].append({"value": member["value"], "type": "User"})
+            elif kind == "remove" and (match := _REMOVE_PATH.fullmatch(str(op.get("path", "")))):
+                group["members"] = [m for m in group["members"] if m["value"] != match.group(1)]
+            else:
+                return self.json({"detail": "unsupported op", "scimType": "invalidPath"}, 400)
+        return Response(status=204)
 
 
 class _Quiet(WSGIRequestHandler):
