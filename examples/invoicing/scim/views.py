@@ -70,7 +70,7 @@ def _authenticate() -> None:
 
 
 _COLUMNS = (Account.id, Account.login, Account.email, Account.name, Account.active, Account.created_at)
-_UserRow = sa.Row[int, str, str, str, bool, datetime]  # what selecting _COLUMNS gives
+_UserRow = sa.Row[int, str, str | None, str, bool | None, datetime]  # what selecting _COLUMNS gives
 
 
 def _resource(row: _UserRow | Account, users_url: str) -> dict[str, Any]:
@@ -80,9 +80,9 @@ def _resource(row: _UserRow | Account, users_url: str) -> dict[str, Any]:
     return user_resource(
         id=row.id,
         login=row.login,
-        email=row.email,
+        email=row.email or "",
         name=row.name,
-        active=row.active,
+        active=row.active is not False,
         created=created,
         location=f"{users_url}/{row.id}",
     )
