@@ -56,6 +56,7 @@ class Account(db.Model):  # type: ignore[name-defined]
     name: Mapped[str] = mapped_column(sa.String(200), default="")
     active: Mapped[bool | None] = mapped_column(default=True)
     session_nonce: Mapped[str] = mapped_column(sa.String(32), default=_nonce)
+    external_id: Mapped[str | None] = mapped_column(sa.String(200))  # the provisioning client's id (SCIM)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_now, onupdate=_now)
 
@@ -116,6 +117,7 @@ class Group(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str] = mapped_column(sa.String(200))
     display_name_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    external_id: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_now, onupdate=_now)
 
