@@ -28,6 +28,24 @@ def init_app(app: Flask) -> None:
             sa.event.listen(db.engine, "connect", _sqlite_foreign_keys)
             db.engine.dispose()
         db.create_all()
+        _check_columns()
+
+
+def _check_columns() -> None:
+    """Stop with a clear message when the database predates a column (this app has no migrations)."""
+    from .config import ConfigError
+
+    inspector = sa.inspect(db.engine)
+    for table in db.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing = sorted(column.name for column in table.columns if column.name not in present)
+        if missing:
+            raise ConfigError(
+                f"The database {db.engine.url.render_as_string(hide_password=True)} was made by an older "
+                f"version of the invoicing app: table {table.name} lacks {', '.join(missing)}. "
+                "This example has no migrations: delete the database (for the demo: instance/demo/) "
+                "or add the columns by hand."
+            )
 
 
 def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
