@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,10 +41,13 @@ from sqlalchemy.orm import selectinload
 from sso.base.identity import normalize_key
 
 from ..db import db
-from ..models import Account
+from ..models import Account, memberships
 from ..models import Group as Department
 from . import protocol
 from .protocol import CONTENT_TYPE, ScimError, check_clean, clean_text, is_clean_text, list_response
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 MAX_BODY = 64 * 1024
@@ -183,7 +187,8 @@ def _user(account: Account, base: str) -> User:
         user_name=account.login,
         display_name=account.name or None,
         active=account.active,
-        emails=[Email(value=account.email)] if account.email else None,
+        # model_construct: the address as stored (the validator would lower-case its domain).
+        emails=[Email.model_construct(value=account.email)] if account.email else None,
         groups=[
             GroupMembership.model_validate(
                 {"value": group_scim_id(g.id), "$ref": f"{base}/Groups/{group_scim_id(g.id)}",
@@ -218,6 +223,76 @@ def _group(group: Department, base: str) -> Group:
             location=f"{base}/Groups/{group_scim_id(group.id)}",
         ),
     )
+
+
+def _when(value: datetime) -> str:
+    if value.tzinfo is None:  # SQLite: naive, stored in UTC
+        return value.isoformat() + "Z"
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _meta(kind: str, row: Any, location: str) -> dict[str, str]:
+    return {"resourceType": kind, "created": _when(row.created_at), "lastModified": _when(row.updated_at),
+            "location": location}
+
+
+def user_json(account: Any, groups: Sequence[tuple[int, str]], base: str) -> dict[str, Any]:
+    """What ``_user(account).model_dump(...)`` gives, built directly from an account (or a row of
+    :data:`_USER_COLUMNS`) and its groups' (id, name): a page of 1,000 users is four times cheaper
+    than through the models. A test holds the two to equality."""
+    data: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": str(account.id)}
+    if account.external_id is not None:
+        data["externalId"] = account.external_id
+    data["meta"] = _meta("User", account, f"{base}/Users/{account.id}")
+    data["userName"] = account.login
+    if account.name:
+        data["displayName"] = account.name
+    if account.active is not None:
+        data["active"] = account.active
+    if account.email:
+        data["emails"] = [{"value": account.email}]
+    if groups:
+        data["groups"] = [
+            {"value": group_scim_id(gid), "$ref": f"{base}/Groups/{group_scim_id(gid)}", "display": name}
+            for gid, name in groups
+        ]
+    return data
+
+
+_USER_COLUMNS = (
+    Account.id, Account.login, Account.email, Account.name, Account.active, Account.external_id,
+    Account.created_at, Account.updated_at,
+)
+
+
+def _user_page(where: list[sa.ColumnElement[bool]], offset: int, count: int, base: str) -> list[dict[str, Any]]:
+    """A page of users as JSON, from plain rows (no ORM objects) and one query for their groups."""
+    query = sa.select(*_USER_COLUMNS).where(*where).order_by(Account.id).offset(offset).limit(count)
+    rows = db.session.execute(query).all()
+    groups: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    if rows:
+        memberships_query = (
+            sa.select(memberships.c.account_id, Department.id, Department.display_name)
+            .join(Department, Department.id == memberships.c.group_id)
+            .where(memberships.c.account_id.in_([row.id for row in rows]))
+            .order_by(Department.id)
+        )
+        for account_id, group_id, name in db.session.execute(memberships_query):
+            groups[account_id].append((group_id, name))
+    return [user_json(row, groups.get(row.id, ()), base) for row in rows]
+
+
+def group_json(group: Department, base: str) -> dict[str, Any]:
+    """What ``_group(group).model_dump(...)`` gives, built directly (see :func:`user_json`)."""
+    location = f"{base}/Groups/{group_scim_id(group.id)}"
+    data: dict[str, Any] = {"schemas": [GROUP_SCHEMA], "id": group_scim_id(group.id)}
+    if group.external_id is not None:
+        data["externalId"] = group.external_id
+    data["meta"] = _meta("Group", group, location)
+    data["displayName"] = group.display_name
+    if group.members:
+        data["members"] = [{"value": str(m.id), "$ref": f"{base}/Users/{m.id}", "type": "User"} for m in group.members]
+    return data
 
 
 def _response_parameters(source: Any) -> ResponseParameters[Any] | None:
@@ -483,8 +558,8 @@ def _indexed(kind: str, wanted: ScimFilter[Any] | None) -> sa.ColumnElement[bool
     return condition
 
 
-def _matches(kind: str, wanted: ScimFilter[Any] | None) -> tuple[int, Callable[[int, int], list[Resource[Any]]]]:
-    """(total, page(offset, count)) of the ``kind`` resources that ``wanted`` selects, in id order."""
+def _matches(kind: str, wanted: ScimFilter[Any] | None) -> tuple[int, Callable[[int, int], list[Any]]]:
+    """(total, page(offset, count)) of the ``kind`` rows that ``wanted`` selects, in id order."""
     base = _base()
     model: Any = Account if kind == "User" else Department
     related = Account.groups if kind == "User" else Department.members
@@ -494,33 +569,41 @@ def _matches(kind: str, wanted: ScimFilter[Any] | None) -> tuple[int, Callable[[
         where = [indexed] if indexed is not None else []
         total = db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where)) or 0
 
-        def page(offset: int, count: int) -> list[Resource[Any]]:
+        def page(offset: int, count: int) -> list[Any]:
             if count == 0:
                 return []
             query = sa.select(model).where(*where).order_by(model.id).offset(offset).limit(count)
-            return [build(row, base) for row in db.session.scalars(query.options(selectinload(related)))]
+            return list(db.session.scalars(query.options(selectinload(related))))
 
         return total, page
 
     # Any other filter: evaluated by scim2-models on each resource, a batch at a time.
-    def every() -> Iterator[Resource[Any]]:
+    def every() -> Iterator[Any]:
         last = 0
         while True:
             query = sa.select(model).where(model.id > last).order_by(model.id).limit(500)
             rows = db.session.scalars(query.options(selectinload(related))).all()
             if not rows:
                 return
-            for row in rows:
-                yield build(row, base)
+            yield from rows
             last = rows[-1].id
 
     try:
-        selected = [resource for resource in every() if wanted.match(resource)]
+        selected = [row for row in every() if wanted.match(build(row, base))]
     except SCIMException as err:
         raise ScimError(400, f"The filter cannot be applied: {err}", "invalidFilter") from err
     except (TypeError, ValueError) as err:
         raise ScimError(400, "The filter cannot be applied to these attributes", "invalidFilter") from err
     return len(selected), lambda offset, count: selected[offset : offset + count]
+
+
+def _row_json(kind: str, row: Any, parameters: ResponseParameters[Any] | None, ctx: Context,
+              base: str) -> dict[str, Any]:
+    if parameters is not None:
+        return _out(_user(row, base) if kind == "User" else _group(row, base), parameters, ctx)
+    if kind == "User":
+        return user_json(row, [(g.id, g.display_name) for g in row.groups], base)
+    return group_json(row, base)
 
 
 def _filters(text: object, kinds: tuple[str, ...]) -> dict[str, ScimFilter[Any] | None]:
@@ -541,17 +624,26 @@ def _list(kinds: tuple[str, ...], source: Any, ctx: Context) -> Response:
     paging = protocol.parse_paging(source)
     parameters = _response_parameters(source)
     filters = _filters(source.get("filter"), kinds)
-    resources: list[Resource[Any]] = []
+    resources: list[dict[str, Any]] = []
     total = 0
     offset, count = paging.offset, paging.count
+    base = _base()
     for kind, wanted in filters.items():
-        found, page = _matches(kind, wanted)
-        taken = page(offset, count) if offset < found else []
-        resources += taken
+        indexed = _indexed(kind, wanted)
+        if kind == "User" and parameters is None and (wanted is None or indexed is not None):
+            # The hub's pairing snapshot reads every user this way: keep it cheap.
+            where = [indexed] if indexed is not None else []
+            found = db.session.scalar(sa.select(sa.func.count()).select_from(Account).where(*where)) or 0
+            taken_json = _user_page(where, offset, count, base) if offset < found and count else []
+        else:
+            found, page = _matches(kind, wanted)
+            rows = page(offset, count) if offset < found else []
+            taken_json = [_row_json(kind, row, parameters, ctx, base) for row in rows]
+        resources += taken_json
         offset = max(0, offset - found)
-        count -= len(taken)
+        count -= len(taken_json)
         total += found
-    return _json(list_response([_out(r, parameters, ctx) for r in resources], total, paging.start_index))
+    return _json(list_response(resources, total, paging.start_index))
 
 
 @bp.get("/Users")

@@ -280,3 +280,34 @@ def test_token_is_checked_on_every_endpoint(client: FlaskClient) -> None:
                          ("PATCH", "/Users/1"), ("DELETE", "/Groups/g1")):
         response = client.open("/scim/v2" + path, method=method, headers={"Authorization": f"Bearer {SCIM_TOKEN}x"})
         assert_scim_error(response, 401)
+
+
+def test_fast_list_output_equals_the_libraries(app: Flask, client: FlaskClient) -> None:
+    """Lists build their JSON directly (for speed); it must be exactly what scim2-models gives."""
+    import sqlalchemy as sa
+    from scim2_models import Context
+
+    from examples.invoicing.db import db
+    from examples.invoicing.models import Account
+    from examples.invoicing.models import Group as Department
+    from examples.invoicing.scim import views
+
+    seed_demo(app)
+    ann = ok(send(client, "GET", "/Users", filter='userName eq "ann"'))["Resources"][0]
+    ok(patch(client, f"/Users/{ann['id']}", {"op": "add", "path": "externalId", "value": "hub-2"},
+             {"op": "remove", "path": "active"}))
+    new_group(client, "Sales", ann["id"], "1")
+    new_group(client, "Empty")
+    listed = ok(send(client, "GET", "/Users"))["Resources"] + ok(send(client, "GET", "/Groups"))["Resources"]
+    with app.test_request_context("/scim/v2/Users"):
+        base = views._base()
+        expected = [
+            views._user(account, base).model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+            for account in db.session.scalars(sa.select(Account).order_by(Account.id))
+        ] + [
+            views._group(group, base).model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+            for group in db.session.scalars(sa.select(Department).order_by(Department.id))
+        ]
+    assert listed == expected
+    assert any("groups" in r for r in listed) and any("externalId" in r for r in listed)
+    assert any("active" not in r for r in listed if "userName" in r)
