@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from examples.stack import stop_processes, wait_until_up
-from tests.conftest import free_port
+from examples.stack import postgres_schema, stop_processes, wait_until_up
+from tests.conftest import POSTGRES_URL, free_port
 
 from ..conftest import SCIM_TOKEN
 
@@ -36,8 +36,19 @@ def scim2_command() -> str:
     return found
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The app's database: a SQLite file, or a fresh schema on the real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'invoicing.sqlite3'}"
+        return
+    request.getfixturevalue("postgres_url")  # skips (or fails under CI) when PostgreSQL is down
+    with postgres_schema(POSTGRES_URL, prefix="invoicing_") as url:
+        yield url
+
+
 @pytest.fixture
-def app_url(tmp_path: Path) -> Iterator[str]:
+def app_url(tmp_path: Path, database_url: str) -> Iterator[str]:
     """The reference invoicing app under gunicorn on a free loopback port."""
     port = free_port()
     env = {
@@ -45,7 +56,7 @@ def app_url(tmp_path: Path) -> Iterator[str]:
         "INVOICING_MULTIPASS_SECRETS": "a-multipass-secret-for-this-test",
         "INVOICING_HUB_URL": "http://127.0.0.1:9",
         "INVOICING_SCIM_TOKEN": SCIM_TOKEN,
-        "INVOICING_DATABASE_URL": f"sqlite:///{tmp_path / 'invoicing.sqlite3'}",
+        "INVOICING_DATABASE_URL": database_url,
         "INVOICING_SECRET_KEY": "a-session-key-for-this-test-only",
         "INVOICING_INSTANCE_PATH": str(tmp_path),
     }
