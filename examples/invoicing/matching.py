@@ -57,8 +57,8 @@ class AccountLike(Protocol):
     """What the rules need to know of a stored account."""
 
     login: str
-    email: str
-    active: bool
+    email: str | None
+    active: bool | None  # None: never set, counts as active
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +113,7 @@ def decide(identity: Identity, by_login: AccountLike | None, by_email: AccountLi
     if by_login is None and by_email is None:
         return Decision(create=True)
     if by_login is not None and by_email is not None and _same(by_login, by_email):
-        if not by_login.active:
+        if by_login.active is False:
             raise AccountInactive(
                 f"The account {by_login.login} is deactivated in Invoicing.",
                 "Ask an Invoicing administrator to reactivate it.",
@@ -126,8 +126,8 @@ def decide(identity: Identity, by_login: AccountLike | None, by_email: AccountLi
     if by_email is None:
         assert by_login is not None
         raise NotPaired(
-            f"The accounts are not paired: login {by_login.login} is registered here with e-mail "
-            f"{by_login.email}, the hub sent {identity.email}.",
+            f"The accounts are not paired: login {by_login.login} is registered here with "
+            f"{_email_words(by_login)}, the hub sent {identity.email}.",
             fix,
         )
     if by_login is None:
@@ -137,11 +137,15 @@ def decide(identity: Identity, by_login: AccountLike | None, by_email: AccountLi
             fix,
         )
     raise NotPaired(
-        f"The accounts are not paired: login {by_login.login} is registered here with e-mail "
-        f"{by_login.email}, and e-mail {by_email.email} belongs to another account here, "
+        f"The accounts are not paired: login {by_login.login} is registered here with "
+        f"{_email_words(by_login)}, and e-mail {by_email.email} belongs to another account here, "
         f"login {by_email.login}.",
         fix,
     )
+
+
+def _email_words(account: AccountLike) -> str:
+    return f"e-mail {account.email}" if account.email else "no e-mail"
 
 
 def _same(a: AccountLike, b: AccountLike) -> bool:

@@ -1,29 +1,57 @@
-"""The SCIM 2.0 subset this directory speaks, as pure functions (no Flask, no database).
+"""What this SCIM 2.0 server (RFC 7643/7644) publishes and accepts: no Flask, no database.
 
-Supported: list with ``startIndex``/``count`` paging, ``filter`` of the form
-``userName eq "x"``, ``emails eq "x"`` or ``emails.value eq "x"``, get by id, create.
-Errors come out as :class:`ScimError`, rendered in RFC 7644 section 3.12's JSON.
+The models, schemas, patch rules and filter grammar are `scim2-models`' (the library the
+conformance tester uses too); nothing here re-types a schema. The server keeps a subset
+of the core ``User`` and ``Group`` schemas, the attributes the app stores, and publishes
+exactly that subset at ``/Schemas``, so a client (or the tester) knows what round-trips:
+
+- ``User``: ``userName`` (required, unique), ``displayName``, ``active``, ``emails`` (one
+  value; the app keeps one e-mail per account) and ``groups`` (read-only: the departments).
+- ``Group`` (a department): ``displayName`` (required, unique) and ``members`` (users).
+
+Attributes of the standard schemas the app does not keep are accepted and ignored, as
+RFC 7644 section 3.3 allows. Errors are :class:`ScimError`, RFC 7644 section 3.12's JSON.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+from scim2_models import (
+    URN,
+    Group,
+    Required,
+    Resource,
+    ResourceType,
+    Schema,
+    ServiceProviderConfig,
+    Uniqueness,
+    User,
+)
+
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 CONTENT_TYPE = "application/scim+json"
 DEFAULT_COUNT = 100
 MAX_COUNT = 1000
 MAX_INT_DIGITS = 9
+MAX_FILTER = 1000
 
-# attribute, "eq", a JSON string. Attribute names and operators are case-insensitive (RFC 7644 3.4.2.2).
-_FILTER = re.compile(r'\s*(userName|emails|emails\.value)\s+eq\s+("(?:[^"\\]|\\.)*")\s*', re.IGNORECASE)
+#: Attribute -> the sub-attributes kept (None: a simple attribute).
+USER_ATTRIBUTES: dict[str, tuple[str, ...] | None] = {
+    "userName": None,
+    "displayName": None,
+    "active": None,
+    "emails": ("value",),
+    "groups": ("value", "$ref", "display"),
+}
+GROUP_ATTRIBUTES: dict[str, tuple[str, ...] | None] = {
+    "displayName": None,
+    "members": ("value", "$ref", "type"),
+}
 
 
 class ScimError(Exception):
@@ -43,6 +71,63 @@ class ScimError(Exception):
         return body
 
 
+def _kept_schema(model: type[Resource[Any]], kept: Mapping[str, tuple[str, ...] | None]) -> Schema:
+    schema = model.to_schema()
+    schema.attributes = [attribute for attribute in schema.attributes or [] if attribute.name in kept]
+    for attribute in schema.attributes:
+        sub_names = kept[attribute.name or ""]
+        if sub_names is not None:
+            attribute.sub_attributes = [s for s in attribute.sub_attributes or [] if s.name in sub_names]
+        if model is Group and attribute.name == "displayName":
+            attribute.uniqueness = Uniqueness.server  # a department's name names one department
+            attribute.required = Required.true
+    return schema
+
+
+def schemas() -> list[Schema]:
+    """Everything ``/Schemas`` lists: the kept User and Group, and the discovery schemas."""
+    return [
+        _kept_schema(User, USER_ATTRIBUTES),
+        _kept_schema(Group, GROUP_ATTRIBUTES),
+        ServiceProviderConfig.to_schema(),
+        ResourceType.to_schema(),
+        Schema.to_schema(),
+    ]
+
+
+def resource_types() -> list[ResourceType]:
+    """``/ResourceTypes``: Users and Groups (departments)."""
+    return [ResourceType.from_resource(User), ResourceType.from_resource(Group)]
+
+
+def service_provider_config(documentation: str | None = None) -> ServiceProviderConfig:
+    """What the server supports: PATCH and filters; no bulk, sorting, ETags or password changes."""
+    return ServiceProviderConfig.model_validate(
+        {
+            "documentationUri": documentation,
+            "patch": {"supported": True},
+            "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+            "filter": {"supported": True, "maxResults": MAX_COUNT},
+            "changePassword": {"supported": False},
+            "sort": {"supported": False},
+            "etag": {"supported": False},
+            "authenticationSchemes": [
+                {
+                    "type": "oauthbearertoken",
+                    "name": "Bearer token",
+                    "description": "The token set in INVOICING_SCIM_TOKEN, sent as Authorization: Bearer <token>",
+                    "primary": True,
+                }
+            ],
+        }
+    )
+
+
+def schema_id(model: type[Resource[Any]]) -> URN:
+    """The core schema URN of ``model``."""
+    return model.__schema__  # type: ignore[return-value]
+
+
 @dataclass(frozen=True, slots=True)
 class Paging:
     """1-based ``start_index`` and page size ``count``."""
@@ -55,35 +140,19 @@ class Paging:
         return self.start_index - 1
 
 
-@dataclass(frozen=True, slots=True)
-class Filter:
-    """``attribute`` is ``userName`` or ``email``; ``value`` as sent (compare it normalised)."""
-
-    attribute: str
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class NewUser:
-    """What a ``POST /Users`` asks to create."""
-
-    login: str
-    email: str
-    name: str
-    active: bool
-
-
-def _integer(args: Mapping[str, str], name: str, default: int) -> int:
+def _integer(args: Mapping[str, Any], name: str, default: int) -> int:
     raw = args.get(name)
     if raw is None or raw == "":
         return default
-    text = raw.strip()
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    text = raw.strip() if isinstance(raw, str) else ""
     if not re.fullmatch(rf"[+-]?\d{{1,{MAX_INT_DIGITS}}}", text):
-        raise ScimError(400, f"{name} must be an integer, not {raw[:40]!r}", "invalidValue")
+        raise ScimError(400, f"{name} must be an integer", "invalidValue")
     return int(text)
 
 
-def parse_paging(args: Mapping[str, str]) -> Paging:
+def parse_paging(args: Mapping[str, Any]) -> Paging:
     """Read ``startIndex`` and ``count``. Not an integer: 400.
 
     As RFC 7644 3.4.2.4 says, a ``startIndex`` below 1 means 1 and a negative ``count``
@@ -94,74 +163,59 @@ def parse_paging(args: Mapping[str, str]) -> Paging:
     return Paging(start_index=start, count=count)
 
 
-def parse_filter(text: str | None) -> Filter | None:
-    """Read a ``filter`` parameter; ``None`` when absent. Anything unsupported: 400 ``invalidFilter``."""
-    if text is None or not text.strip():
+def parse_attribute_list(value: object, name: str) -> list[str] | None:
+    """``attributes``/``excludedAttributes``: comma-separated in a URL, a list in a search body."""
+    if value is None or value == "":
         return None
-    match = _FILTER.fullmatch(text) if len(text) <= 600 else None
-    if match is None:
-        raise ScimError(
-            400,
-            'Only filters of the form userName eq "x", emails eq "x" or emails.value eq "x" are supported',
-            "invalidFilter",
-        )
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ScimError(400, f"{name} must be a list of attribute names", "invalidValue")
+    names = [item.strip() for item in items if item.strip()]
+    for item in names:
+        if not is_clean_text(item) or len(item) > 200:
+            raise ScimError(400, f"{name} holds an unusable attribute name", "invalidValue")
+    return names or None
+
+
+def is_clean_text(value: str) -> bool:
+    """No lone surrogate (not encodable in UTF-8) and no NUL: text a database can store."""
+    if "\x00" in value:
+        return False
     try:
-        value = json.loads(match.group(2))
-    except ValueError as err:
-        raise ScimError(400, "The filter's value is not a valid string", "invalidFilter") from err
-    attribute = "userName" if match.group(1).lower() == "username" else "email"
-    return Filter(attribute=attribute, value=value)
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
-def _text(value: object, field: str, limit: int) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ScimError(400, f"{field} is required and must be a non-empty string", "invalidValue")
+def check_clean(value: object, depth: int = 0) -> None:
+    """Refuse (400) a JSON value holding text a database cannot store, or nested absurdly deep."""
+    if depth > 32:
+        raise ScimError(400, "The body is nested too deeply", "invalidSyntax")
+    if isinstance(value, str):
+        if not is_clean_text(value):
+            raise ScimError(400, "The body holds a NUL character or an unpaired surrogate", "invalidValue")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_clean(key, depth + 1)
+            check_clean(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_clean(item, depth + 1)
+
+
+def clean_text(value: object, field: str, limit: int, *, required: bool = False) -> str | None:
+    """A trimmed string without control characters, or None when absent and not required."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ScimError(400, f"{field} is required", "invalidValue")
+        return None
+    if not isinstance(value, str):
+        raise ScimError(400, f"{field} must be a string", "invalidValue")
     value = value.strip()
-    if len(value) > limit or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+    if len(value) > limit or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value) or not is_clean_text(value):
         raise ScimError(400, f"{field} is too long or holds control characters", "invalidValue")
     return value
-
-
-def parse_new_user(body: object) -> NewUser:
-    """Validate a ``POST /Users`` body; 400 ``invalidValue`` on anything unusable.
-
-    The e-mail is the ``primary`` one in ``emails``, else the first. The name is
-    ``name.formatted``, else ``displayName``, else the login.
-    """
-    if not isinstance(body, dict):
-        raise ScimError(400, "The body must be a JSON object", "invalidValue")
-    login = _text(body.get("userName"), "userName", 150)
-    emails = body.get("emails")
-    if not isinstance(emails, list) or not emails or not all(isinstance(e, dict) for e in emails):
-        raise ScimError(400, "emails must be a non-empty list of {value, primary}", "invalidValue")
-    chosen = next((e for e in emails if e.get("primary") is True), emails[0])
-    email = _text(chosen.get("value"), "emails.value", 254)
-    if "@" not in email.strip("@") or any(ch.isspace() for ch in email):
-        raise ScimError(400, "emails.value must be an e-mail address", "invalidValue")
-    name_obj = body.get("name")
-    formatted = name_obj.get("formatted") if isinstance(name_obj, dict) else None
-    raw_name = formatted if isinstance(formatted, str) and formatted.strip() else body.get("displayName")
-    name = _text(raw_name, "name.formatted", 200) if isinstance(raw_name, str) and raw_name.strip() else login
-    active = body.get("active", True)
-    if not isinstance(active, bool):
-        raise ScimError(400, "active must be true or false", "invalidValue")
-    return NewUser(login=login, email=email, name=name, active=active)
-
-
-def user_resource(
-    *, id: int, login: str, email: str, name: str, active: bool, created: datetime, location: str
-) -> dict[str, Any]:
-    """A SCIM User resource (RFC 7643 section 4.1)."""
-    return {
-        "schemas": [USER_SCHEMA],
-        "id": str(id),
-        "userName": login,
-        "name": {"formatted": name},
-        "displayName": name,
-        "emails": [{"value": email, "primary": True}],
-        "active": active,
-        "meta": {"resourceType": "User", "created": created.isoformat(), "location": location},
-    }
 
 
 def list_response(resources: list[dict[str, Any]], total: int, start_index: int) -> dict[str, Any]:

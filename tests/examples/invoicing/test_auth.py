@@ -102,10 +102,11 @@ def test_login_renews_the_session(client: FlaskClient, token: Token) -> None:
         assert session["_user_id"]
 
 
-def test_a_new_token_replaces_the_signed_in_user(app: Flask, client: FlaskClient, token: Token) -> None:
+def test_a_token_for_the_signed_in_user_needs_no_question(client: FlaskClient, token: Token) -> None:
     client.get("/login?multipass=" + token())
-    client.get("/login?multipass=" + token(login="bob", email="bob@example.com"))
-    assert signed_in_login(client) == "bob"
+    response = client.get("/login?multipass=" + token(login="ANN", return_to="/invoices/new"))
+    assert response.status_code == 302 and response.location == "/invoices/new"
+    assert signed_in_login(client) == "ann"
 
 
 # -- refused tokens -----------------------------------------------------------------
@@ -250,6 +251,41 @@ def test_login_diversion_drops_hostile_return_to_and_uses_the_slug(make_app: App
     target = urlsplit(client.get("/login?return_to=//evil.example/").location)
     assert target.path == "/sso/multipass/billing"
     assert parse_qs(target.query)["return_to"] == ["/"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        ("/invoices?page=2&multipass=TOKEN-XYZ", "/invoices?page=2"),
+        ("/invoices?MultiPass=TOKEN-XYZ", "/invoices"),
+        ("/invoices/new?multipass=TOKEN-XYZ&multipass=TOKEN-XYZ", "/invoices/new"),
+    ],
+)
+def test_unauthorized_redirect_never_carries_a_token(client: FlaskClient, asked: str, expected: str) -> None:
+    response = client.get(asked)
+    assert response.status_code == 302 and "TOKEN-XYZ" not in response.location
+    assert parse_qs(urlsplit(response.location).query) == {"return_to": [expected]}
+
+
+@pytest.mark.parametrize(
+    ("return_to", "expected"),
+    [
+        ("/invoices?multipass=TOKEN-XYZ", "/invoices"),
+        ("/invoices?page=2&multipass=TOKEN-XYZ", "/invoices?page=2"),
+        ("http://localhost/invoices?multipass=TOKEN-XYZ", "http://localhost/invoices"),
+        ("/login/multipass/TOKEN-XYZ", "/"),
+        ("/login?multipass=TOKEN-XYZ", "/"),
+    ],
+)
+def test_diversion_to_the_hub_never_carries_a_token(client: FlaskClient, return_to: str, expected: str) -> None:
+    response = client.get("/login", query_string={"return_to": return_to})
+    assert response.status_code == 302 and "TOKEN-XYZ" not in response.location
+    assert parse_qs(urlsplit(response.location).query)["return_to"] == [expected]
+
+
+def test_return_to_inside_a_token_drops_a_token_too(client: FlaskClient, token: Token) -> None:
+    response = client.get("/login?multipass=" + token(return_to="/invoices?multipass=TOKEN-XYZ"))
+    assert response.status_code == 302 and response.location == "/invoices"
 
 
 def test_login_when_signed_in_goes_straight_to_return_to(client: FlaskClient, token: Token) -> None:

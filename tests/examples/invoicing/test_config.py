@@ -83,3 +83,18 @@ def test_create_app_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.delenv("INVOICING_MULTIPASS_SECRETS", raising=False)
     with pytest.raises(ConfigError, match="INVOICING_MULTIPASS_SECRETS is not set"):
         create_app({"INSTANCE_PATH": str(tmp_path)})
+
+
+def test_an_older_database_stops_the_app_with_a_clear_message(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as connection:  # the accounts table as an earlier version made it
+        connection.execute(
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, login VARCHAR(150), login_key VARCHAR(150) UNIQUE, "
+            "email VARCHAR(254), email_key VARCHAR(254) UNIQUE, name VARCHAR(200), active BOOLEAN, created_at DATETIME)"
+        )
+    connection.close()
+    with pytest.raises(ConfigError, match="table accounts lacks external_id, session_nonce, updated_at"):
+        create_app({"TESTING": True, "MULTIPASS_SECRETS": ["a-secret-of-sixteen-chars"], "HUB_URL": "http://127.0.0.1:5000",
+                    "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "x" * 32, "INSTANCE_PATH": str(tmp_path)})

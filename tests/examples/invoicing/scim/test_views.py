@@ -101,8 +101,26 @@ def test_filters_compare_case_insensitively(app: Flask, client: FlaskClient) -> 
         body = get(client, "/Users", filter=expression).get_json(force=True)
         assert [r["userName"] for r in body["Resources"]] == logins, expression
         assert body["totalResults"] == len(logins)
-    assert_scim_error(get(client, "/Users", filter='name.familyName eq "x"'), 400, "invalidFilter")
-    assert_scim_error(get(client, "/Users", filter='userName sw "a"'), 400, "invalidFilter")
+
+    for invalid in ('userName eq', "((", 'userName zz "a"', 'userName gt 3', "x" * 2000):
+        assert_scim_error(get(client, "/Users", filter=invalid), 400, "invalidFilter")
+
+
+def test_any_filter_of_rfc_7644_works(app: Flask, client: FlaskClient) -> None:
+    seed_demo(app)
+    cases = {
+        'userName sw "a"': ["admin", "ann"],
+        'userName co "o" or emails.value ew "old-mail.example"': ["bob", "caroline"],
+        'emails[value co "example.com"] and not (userName eq "ann")': ["admin", "caroline", "erin", "frank"],
+        'displayName pr and active eq true': ["admin", "ann", "bob", "caroline", "erin", "frank"],
+        'id eq "2"': ["ann"],
+    }
+    for expression, logins in cases.items():
+        body = get(client, "/Users", filter=expression).get_json(force=True)
+        assert [r["userName"] for r in body["Resources"]] == logins, expression
+        assert body["totalResults"] == len(logins)
+    paged = get(client, "/Users", filter='userName co "a"', startIndex=2, count=2).get_json(force=True)
+    assert paged["totalResults"] == 4 and [r["userName"] for r in paged["Resources"]] == ["ann", "caroline"]
 
 
 def test_get_one_user(app: Flask, client: FlaskClient) -> None:
@@ -110,7 +128,7 @@ def test_get_one_user(app: Flask, client: FlaskClient) -> None:
     body = get(client, "/Users/1").get_json(force=True)
     assert body["userName"] == "ann" and body["id"] == "1" and body["active"] is True
     assert body["meta"]["location"] == "http://localhost/scim/v2/Users/1"
-    assert body["meta"]["created"].endswith("+00:00")
+    assert body["meta"]["created"].endswith("Z") and body["meta"]["resourceType"] == "User"
     for missing in ("2", "abc", "99999999999999999999", "-1"):
         assert_scim_error(get(client, f"/Users/{missing}"), 404)
 
@@ -140,14 +158,29 @@ def test_create_duplicate_is_a_uniqueness_conflict(app: Flask, client: FlaskClie
     assert_scim_error(post(client, {"userName": "annie", "emails": [{"value": "Ann@Example.com"}]}), 409, "uniqueness")
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"", b"[1, 2]", b'{"userName": 3}', b"\xff\xfe"])
-def test_create_with_bad_body(client: FlaskClient, raw: bytes) -> None:
-    assert_scim_error(post(client, None, raw=raw), 400, "invalidValue")
+@pytest.mark.parametrize("raw", [b"{not json", b"", b"[1, 2]", b"\xff\xfe", b"[" * 30000])
+def test_create_with_a_body_that_is_no_json_object(client: FlaskClient, raw: bytes) -> None:
+    assert_scim_error(post(client, None, raw=raw), 400, "invalidSyntax")
+
+
+@pytest.mark.parametrize(
+    "body", [{"userName": 3}, {"userName": ["a"]}, {"userName": "zed", "emails": "nope"}, {"displayName": "no login"}]
+)
+def test_create_with_bad_values(client: FlaskClient, body: object) -> None:
+    assert_scim_error(post(client, body), 400, "invalidValue")
+
+
+def test_create_without_an_email_is_allowed(client: FlaskClient) -> None:
+    response = post(client, {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "noemail"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    created = response.get_json(force=True)
+    assert "emails" not in created and created["active"] is True
 
 
 def test_unsupported_methods_answer_in_scim_json(client: FlaskClient) -> None:
-    assert_scim_error(client.delete("/scim/v2/Users/1", headers=AUTH), 405)
-    assert_scim_error(client.get("/scim/v2/Groups", headers=AUTH), 404)
+    assert_scim_error(client.put("/scim/v2/Users", headers=AUTH), 405)
+    assert_scim_error(client.post("/scim/v2/Users/1", headers=AUTH), 405)
+    assert_scim_error(client.get("/scim/v2/Nothing", headers=AUTH), 404)
 
 
 def test_scim_needs_no_csrf_token(client: FlaskClient) -> None:
