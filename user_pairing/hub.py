@@ -19,13 +19,16 @@ def init_app(app: Flask) -> None:
     from sso.connected_apps.links import add_app_link
 
     from . import models as _models  # noqa: F401
+    from . import provisioning
     from . import service as _service  # noqa: F401  (registers the audit event names)
-    from .cli import pairing, set_directory_command
+    from .cli import pairing, provisioning_cli, set_directory_command
     from .config import init_app as load_pairing_settings
     from .views import bp
 
     load_pairing_settings(app)
+    provisioning.init_app(app)
     app.register_blueprint(bp)
     app.cli.add_command(pairing)
+    app.cli.add_command(provisioning_cli)
     apps.add_command(set_directory_command, "set-directory")
     add_app_link(app, "Pairing", "pairing.page")
