@@ -193,12 +193,23 @@ class Stack:
         )
         self._processes.append(process)
 
+    def _spawn_provisioning(self) -> None:
+        """The hub's provisioning worker: pushes user changes to the invoicing app's SCIM directory."""
+        out = subprocess.DEVNULL if self.quiet else None
+        self._processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "wsgi", "provisioning", "run"],
+                cwd=REPO, env=self.hub_env(), stdout=out, stderr=out,
+            )
+        )
+
     def start(self) -> None:
-        """Start both servers under gunicorn and wait until they answer."""
+        """Start both servers under gunicorn and wait until they answer, then the provisioning worker."""
         self._spawn("wsgi:app", self.hub_port, self.hub_env(), self.hub_workers)
         self._spawn("examples.invoicing.wsgi:app", self.app_port, self.app_env(), 1)
         wait_until_up(f"{self.hub_url}/healthz", self._processes[0])
         wait_until_up(f"{self.app_url}/healthz", self._processes[1])
+        self._spawn_provisioning()
 
     def stop(self) -> None:
         stop_processes(self._processes)

@@ -25,3 +25,13 @@ class RefreshForm(FlaskForm):
 
 class FixForm(FlaskForm):
     key = HiddenField(validators=[DataRequired(), Length(max=64)])
+
+
+class ConfirmForm(FlaskForm):
+    """Confirms fixes: ``action`` plus one ``key`` input per row (read with ``getlist``)."""
+
+    action = HiddenField(validators=[DataRequired(), Length(max=32)])
+
+
+class RetryForm(FlaskForm):
+    pass

@@ -103,6 +103,7 @@ class PairingReport(Base):
     app_id: Mapped[int] = mapped_column(ForeignKey("connected_apps.id", ondelete="CASCADE"), unique=True)
     key: Mapped[str] = mapped_column(String(200))
     rows: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    counts: Mapped[str] = mapped_column(Text, default="{}")  # JSON {status: rows}, for the apps list
     built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

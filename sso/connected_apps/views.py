@@ -13,7 +13,7 @@ from sso.base.access import admin_required
 from sso.base.errors import ValidationError
 
 from .forms import AppForm, RetireForm, SecretForm
-from .links import app_links
+from .links import app_columns, app_links
 from .models import ConnectedApp
 from .service import add_app, get_app, list_apps, retire_secret, set_secret, update_connected_app
 
@@ -30,7 +30,7 @@ def _show_secret_once(app: ConnectedApp, plain: str, rotated: bool) -> ResponseR
 @bp.get("/")
 @admin_required
 def index() -> ResponseReturnValue:
-    return render_template("admin/apps.html", apps=list_apps(), app_links=app_links())
+    return render_template("admin/apps.html", apps=list_apps(), app_links=app_links(), app_columns=app_columns())
 
 
 @bp.route("/new", methods=["GET", "POST"])

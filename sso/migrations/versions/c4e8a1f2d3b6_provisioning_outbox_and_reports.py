@@ -22,6 +22,7 @@ def upgrade():
     sa.Column('app_id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('rows', sa.LargeBinary(), nullable=False),
+    sa.Column('counts', sa.Text(), nullable=False),
     sa.Column('built_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['app_id'], ['connected_apps.id'], name=op.f('fk_pairing_reports_app_id_connected_apps'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pairing_reports')),
