@@ -7,7 +7,6 @@ against the reference invoicing app (tests/user_pairing/test_provisioning_kill.p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,23 +16,8 @@ from sso.base.db import db, transaction
 from user_pairing import provisioning
 from user_pairing.models import OutboxEntry, ProvisioningLink
 
-from .directory_server import serve
+from .conftest import SCIM_SERVER_TOKEN as TOKEN
 from .helpers import set_directory
-
-TOKEN = "token-of-the-conformant-scim-server"
-
-
-@pytest.fixture()
-def scim_server() -> Iterator[tuple[str, Any]]:
-    """A conformant SCIM 2.0 server (scim2-server, in-memory storage) on a loopback port."""
-    from scim2_server.memory import InMemoryStorage
-    from scim2_server.testserver.application import BearerTokenApplication
-    from scim2_server.utils import load_default_provider
-
-    storage = InMemoryStorage()
-    application = BearerTokenApplication(storage, load_default_provider(), bearer_tokens=[TOKEN])
-    with serve(application) as url:
-        yield url, storage
 
 
 @pytest.fixture()
