@@ -32,7 +32,7 @@ from sso.connected_apps.service import secret_box
 
 from . import display
 from .errors import ConfigError, FixError, SourceError
-from .matching import DirectoryUser, PairingRow, Status, counts, match_users
+from .matching import DirectoryUser, PairingRow, Status, collector_paused, counts, match_users
 from .models import DirectorySetting, PairingReport, PairingSnapshot, _aware
 from .scim_client import DeliveryError, Desired, ScimClient
 from .sources import SOURCE_KINDS, DirectoryConfig, DirectorySource, safe_url
@@ -304,11 +304,12 @@ def full_report(app: ConnectedApp) -> Report:
         cache[app.id] = (key, [])
         return Report([], snapshot)
     stored = db.session.scalars(select(PairingReport).where(PairingReport.app_id == app.id)).first()
-    if stored is not None and stored.key == key:
-        rows = unpack_rows(stored.rows)
-    else:
-        rows = match_users(hub_users(), snapshot.users(), app_name=app.name, hub_name=HUB_NAME)
-        _store_report(app, key, rows)
+    with collector_paused():  # many small objects, no cycles: the cyclic GC would only cost time
+        if stored is not None and stored.key == key:
+            rows = unpack_rows(stored.rows)
+        else:
+            rows = match_users(hub_users(), snapshot.users(), app_name=app.name, hub_name=HUB_NAME)
+            _store_report(app, key, rows)
     cache[app.id] = (key, rows)
     return Report(rows, snapshot)
 
