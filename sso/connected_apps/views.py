@@ -77,7 +77,7 @@ def edit(slug: str) -> ResponseReturnValue:
 def _edit_page(app: ConnectedApp, form: AppForm, error: str | None = None) -> str:
     return render_template(
         "admin/app_form.html", form=form, app=app, error=error,
-        secret_form=SecretForm(), retire_form=RetireForm(),
+        secret_form=SecretForm(), retire_form=RetireForm(), app_links=app_links(), app_columns=app_columns(),
     )
 
 

@@ -239,3 +239,9 @@ def test_the_report_is_stored_once_per_snapshot_version(scim_app, demo_hub) -> N
         db.session.expire_all()
         assert db.session.scalars(sa.select(PairingSnapshot.version)).one() == version + 1
         assert db.session.scalars(sa.select(PairingReport.key)).one() != key
+
+
+def test_the_app_page_links_to_its_pairing_page(scim_app, admin_client) -> None:  # type: ignore[no-untyped-def]
+    admin_client.get("/admin/pairing/invoices")
+    page = admin_client.get("/admin/apps/invoices").get_data(as_text=True)
+    assert 'href="/admin/pairing/invoices"' in page and "2 email mismatch" in page
