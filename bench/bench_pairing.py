@@ -173,7 +173,7 @@ def time_hub(n: int) -> list[str]:
     from sso.base.db import db
     from sso.connected_apps.service import create_connected_app
     from user_pairing import service
-    from user_pairing.models import PairingSnapshot
+    from user_pairing.models import PairingReport, PairingSnapshot
 
     hub_users, app_users = make_users(n)
     rows: list[str] = []
@@ -220,9 +220,18 @@ def time_hub(n: int) -> list[str]:
 
         client = app.test_client()
         client.post("/login", data={"login": "benchadmin", "password": "bench-password-1"})
+        with app.app_context():  # no stored report either: the very first view builds it
+            db.session.execute(sa.delete(PairingReport))
+            db.session.commit()
         hub_state(app).features.pop("user_pairing.reports", None)
+        start = time.perf_counter()
+        assert client.get("/admin/pairing/bench").status_code == 200
+        seconds = time.perf_counter() - start
+        rows.append(f"| page render: page 1, very first view (report built and stored) | {n:,} | "
+                    f"{seconds * 1000:.0f} ms | once per snapshot |")
+        hub_state(app).features.pop("user_pairing.reports", None)  # as in another worker process
         for label, url in (
-            ("page 1, first view (report built)", "/admin/pairing/bench"),
+            ("page 1, first view in a worker (stored report read)", "/admin/pairing/bench"),
             ("page 1 again (report cached)", "/admin/pairing/bench"),
             ("page 1000 of all rows (cached)", "/admin/pairing/bench?page=1000"),
             ("status filter, page 10 (cached)", "/admin/pairing/bench?status=email_mismatch&page=10"),
@@ -232,7 +241,8 @@ def time_hub(n: int) -> list[str]:
             response = client.get(url)
             seconds = time.perf_counter() - start
             assert response.status_code == 200, response.status_code
-            rows.append(f"| page render: {label} | {n:,} | {seconds * 1000:.0f} ms | fast |")
+            target = "< 1 s" if "first view" in label else "fast"
+            rows.append(f"| page render: {label} | {n:,} | {seconds * 1000:.0f} ms | {target} |")
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
@@ -246,8 +256,10 @@ def hub_section(rows: list[str]) -> str:
 
 The real hub (`sso.create_app`, SQLite file) with 100,000 users and a stored snapshot of 100,000 app
 users, timed by `bench/bench_pairing.py --hub` (also part of the full run). The report loads the hub
-users from the database, decodes the snapshot and matches; the page caches the matched table per
-process until the snapshot or the hub's users change, so later pages, filters and searches only
+users from the database, decodes the snapshot and matches. The matched table is built once per
+(snapshot version, hub users version) and stored in the database (`pairing_reports`, compressed
+compact JSON), so the first view in any other worker only reads and decodes it; each process then
+keeps it until the snapshot or the hub's users change, so later pages, filters and searches only
 slice it (50 rows per page).
 
 {table}

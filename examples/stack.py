@@ -254,6 +254,16 @@ class Stack:
         )
         self._processes.append(process)
 
+    def _spawn_provisioning(self) -> None:
+        """The hub's provisioning worker: pushes user changes to the invoicing app's SCIM directory."""
+        out = subprocess.DEVNULL if self.quiet else None
+        self._processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "wsgi", "provisioning", "run"],
+                cwd=REPO, env=self.hub_env(), stdout=out, stderr=out,
+            )
+        )
+
     def check_ports(self) -> None:
         """Raise :class:`PortBusy` when the hub's or the invoicing app's port is taken."""
         check_ports_free([
@@ -261,7 +271,7 @@ class Stack:
         ])
 
     def start(self) -> None:
-        """Start both servers under gunicorn and wait until they answer.
+        """Start both servers under gunicorn and wait until they answer, then the provisioning worker.
 
         Refuses to start (:class:`PortBusy`) when a port is taken: otherwise the health check
         could be answered by whatever holds the port while our server has died."""
@@ -270,6 +280,7 @@ class Stack:
         self._spawn("examples.invoicing.wsgi:app", self.app_port, self.app_env(), 1)
         wait_until_up(f"{self.hub_url}/healthz", self._processes[0])
         wait_until_up(f"{self.app_url}/healthz", self._processes[1])
+        self._spawn_provisioning()
 
     def stop(self) -> None:
         stop_processes(self._processes)

@@ -11,7 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 from sso.base.errors import HubError
 from sso.connected_apps.service import get_app
 
-from . import display, service
+from . import display, provisioning, service
 from .errors import PairingError
 from .matching import Status
 from .sources import SOURCE_KINDS
@@ -77,3 +77,48 @@ def report_command(slug: str, fmt: str, status: str | None) -> None:
         click.echo(display.to_csv(rows), nl=False)
     else:
         click.echo(display.to_table(rows))
+
+
+provisioning_cli = AppGroup("provisioning", help="Push hub user changes to the apps whose directory is SCIM.")
+
+
+@provisioning_cli.command("run")
+@click.option("--once", is_flag=True, help="One pass over the due rows, then exit.")
+def run_command(once: bool) -> None:
+    """Deliver the outbox until stopped (Ctrl-C or SIGTERM); a killed worker loses nothing."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        provisioning.Worker().run(stop=stop, once=once)
+    except KeyboardInterrupt:
+        pass
+
+
+@provisioning_cli.command("status")
+@click.argument("slug")
+def status_command(slug: str) -> None:
+    """Pending and failed changes, last sync and last error of SLUG."""
+    try:
+        state = provisioning.app_status(get_app(slug))
+    except (HubError, PairingError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"provisioning: {'on (SCIM directory)' if state.enabled else 'off (no SCIM directory)'}")
+    click.echo(f"pending: {state.pending}  failed: {state.failed}")
+    click.echo(f"last sync: {state.last_sync_at or 'never'}")
+    if state.last_error:
+        click.echo(f"last error ({state.last_error_at}): {display.visible(state.last_error, 300)}")
+
+
+@provisioning_cli.command("retry")
+@click.argument("slug")
+def retry_command(slug: str) -> None:
+    """Queue SLUG's failed changes again (after fixing what the app refused)."""
+    try:
+        count = provisioning.retry_failed(get_app(slug), actor="cli")
+    except (HubError, PairingError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"{count} change(s) queued again.")

@@ -36,3 +36,13 @@ class DepartmentForm(FlaskForm):
     key = HiddenField(validators=[DataRequired(), Length(max=64)])
     side = HiddenField(validators=[Optional(), Length(max=8)])
     confirm = HiddenField(validators=[Optional(), Length(max=8)])
+
+
+class ConfirmForm(FlaskForm):
+    """Confirms fixes: ``action`` plus one ``key`` input per row (read with ``getlist``)."""
+
+    action = HiddenField(validators=[DataRequired(), Length(max=32)])
+
+
+class RetryForm(FlaskForm):
+    pass

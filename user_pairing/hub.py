@@ -6,7 +6,12 @@ commands and ``apps set-directory``. The hub never imports this package.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask
+
+if TYPE_CHECKING:
+    from sso.connected_apps.models import ConnectedApp
 
 
 def init_app(app: Flask) -> None:
@@ -16,16 +21,32 @@ def init_app(app: Flask) -> None:
     ``create_all`` and the migrations see their tables.
     """
     from sso.connected_apps.cli import apps
-    from sso.connected_apps.links import add_app_link
+    from sso.connected_apps.links import add_app_column, add_app_link
 
     from . import models as _models  # noqa: F401
+    from . import provisioning
     from . import service as _service  # noqa: F401  (registers the audit event names)
-    from .cli import pairing, set_directory_command
+    from .cli import pairing, provisioning_cli, set_directory_command
     from .config import init_app as load_pairing_settings
     from .views import bp
 
     load_pairing_settings(app)
+    provisioning.init_app(app)
     app.register_blueprint(bp)
     app.cli.add_command(pairing)
+    app.cli.add_command(provisioning_cli)
     apps.add_command(set_directory_command, "set-directory")
     add_app_link(app, "Pairing", "pairing.page")
+    add_app_column(app, "Pairing", pairing_summary)
+
+
+def pairing_summary(connected_app: ConnectedApp) -> str:
+    """The apps list's pairing column: rows per status of the last stored report."""
+    from .matching import Status
+    from .service import stored_counts
+
+    tally = stored_counts(connected_app)
+    if tally is None:
+        return "no snapshot yet"
+    shown = [f"{tally.get(s.value, 0)} {s.value.replace('_', ' ')}" for s in Status if tally.get(s.value)]
+    return ", ".join(shown) or "no users"

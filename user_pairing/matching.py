@@ -119,12 +119,12 @@ def match_users(
     so the same input always gives the same table. ``app_name`` and ``hub_name`` are used in
     the hints ("Change the e-mail of bob in the invoicing app ...").
     """
-    with _collector_paused():
+    with collector_paused():
         return _Matcher(list(hub_users), list(app_users), app_name, hub_name).run()
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a big table is built.
 
     The matching allocates a few objects per user and creates no reference cycles, so

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sso.base.clock import utcnow
@@ -53,6 +53,13 @@ class PairingSnapshot(Base):
     error: Mapped[str | None] = mapped_column(String(1000))
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Bumped by every successful refresh and every fix written into the stored users: two
+    #: refreshes within one clock tick still differ (the stored report is keyed on it).
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    #: A background refresh in progress: when it started and how far it got.
+    refresh_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    refresh_done: Mapped[int] = mapped_column(Integer, default=0)
+    refresh_total: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def has_users(self) -> bool:
@@ -75,6 +82,7 @@ class PairingSnapshot(Base):
         self.taken_at = taken_at
         self.error = self.error_kind = None
         self.error_at = None
+        self.version = (self.version or 0) + 1
 
     def users(self) -> list[DirectoryUser]:
         """The stored users."""
@@ -98,3 +106,68 @@ def _aware(value: datetime) -> datetime:
     from datetime import UTC
 
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class PairingReport(Base):
+    """The pairing table of one app, computed once per (snapshot version, hub users version)
+    and shared by every worker: ``rows`` is a compressed blob (see ``service._pack``)."""
+
+    __tablename__ = "pairing_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("connected_apps.id", ondelete="CASCADE"), unique=True)
+    key: Mapped[str] = mapped_column(String(200))
+    rows: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    counts: Mapped[str] = mapped_column(Text, default="{}")  # JSON {status: rows}, for the apps list
+    built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboxEntry(Base):
+    """One hub change still to be pushed to one connected app (the provisioning outbox).
+
+    Written in the same transaction as the change itself, deleted in the transaction that
+    records its delivery. ``lease_until`` marks a row a worker is working on; a worker that
+    dies leaves a lease that simply runs out. ``failed_at`` is set when the app refused the
+    change for good (a 4xx answer): the row stays, with its error, until an admin retries it.
+    """
+
+    __tablename__ = "provisioning_outbox"
+    __table_args__ = (Index("ix_provisioning_outbox_due", "failed_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("connected_apps.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    old_login: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProvisioningLink(Base):
+    """Which account of a connected app a hub user was provisioned to (its SCIM ``id``)."""
+
+    __tablename__ = "provisioning_links"
+    __table_args__ = (UniqueConstraint("app_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("connected_apps.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    remote_id: Mapped[str] = mapped_column(String(255))
+
+
+class ProvisioningStatus(Base):
+    """How delivery to one connected app went lately (shown on its pairing page)."""
+
+    __tablename__ = "provisioning_status"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("connected_apps.id", ondelete="CASCADE"), unique=True)
+    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -182,6 +182,8 @@ class ScimSource(DirectorySource):
     timeout: float = DEFAULT_TIMEOUT
     page_size: int = 500
     max_pages: int = MAX_PAGES
+    #: Called after each page with (users read so far, users announced), for a progress bar.
+    progress: Callable[[int, int | None], None] | None = field(default=None, repr=False, compare=False)
 
     can_provision: ClassVar[bool] = True
 
@@ -204,11 +206,13 @@ class ScimSource(DirectorySource):
         """Every user, following ``startIndex`` until ``totalResults`` is reached."""
         users: list[DirectoryUser] = []
         with self._http() as http:
-            for page in self._pages(http):
+            for page, total in self._pages(http):
                 users.extend(_scim_user(resource, http.where) for resource in page)
+                if self.progress is not None:
+                    self.progress(len(users), total)
         return users
 
-    def _pages(self, http: _Http, url: str | None = None) -> Iterator[list[Any]]:
+    def _pages(self, http: _Http, url: str | None = None) -> Iterator[tuple[list[Any], int]]:
         start, total, seen_first_ids = 1, None, set()
         for _ in range(self.max_pages):
             _, body = http.request_json(
@@ -242,7 +246,7 @@ class ScimSource(DirectorySource):
                         f"The directory at {http.where} sent the same page twice; it seems to ignore startIndex.",
                     )
                 seen_first_ids.add(first)
-            yield resources
+            yield resources, total
             start += len(resources)
             if start > total:
                 return
@@ -272,7 +276,7 @@ class ScimSource(DirectorySource):
         groups: list[DirectoryGroup] = []
         with self._http() as http:
             try:
-                for page in self._pages(http, self.groups_url):
+                for page, _total in self._pages(http, self.groups_url):
                     groups.extend(_scim_group(resource, http.where) for resource in page)
             except SourceError as err:
                 if err.kind == "not_found":
@@ -354,6 +358,7 @@ class JsonListSource(DirectorySource):
     token: str = field(repr=False)
     timeout: float = DEFAULT_TIMEOUT
     max_pages: int = MAX_PAGES
+    progress: Callable[[int, int | None], None] | None = field(default=None, repr=False, compare=False)
 
     def fetch(self) -> list[DirectoryUser]:
         """Every user, page 1, 2, ... until a page comes back empty."""
@@ -372,6 +377,8 @@ class JsonListSource(DirectorySource):
                     )
                 previous = body
                 users.extend(_json_user(item, http.where) for item in body)
+                if self.progress is not None:
+                    self.progress(len(users), None)
                 if len(users) > MAX_USERS:
                     raise SourceError("too_large", f"The directory at {http.where} holds more than {MAX_USERS} users.")
         raise SourceError("too_large", f"The directory at {safe_url(self.url)} needs more than {self.max_pages} pages.")

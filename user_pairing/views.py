@@ -17,10 +17,10 @@ from sso.base.pagination import Page, page_arg
 from sso.connected_apps.models import ConnectedApp
 from sso.connected_apps.service import get_app
 
-from . import display, service
+from . import display, provisioning, service
 from .errors import ConfigError, FixError, SourceError
-from .forms import DepartmentForm, DirectoryForm, FixForm, RefreshForm
-from .matching import Status, counts
+from .forms import ConfirmForm, DepartmentForm, DirectoryForm, FixForm, RefreshForm, RetryForm
+from .matching import PairingRow, Status, counts
 
 bp = Blueprint("pairing", __name__, url_prefix="/admin/pairing")
 DEFAULT_PER_PAGE = 50
@@ -37,6 +37,11 @@ def _user_key(user) -> str:
     return service.user_key(user)
 
 
+@bp.app_template_filter("row_key")
+def _row_key(row) -> str:
+    return service.row_key(row)
+
+
 @bp.app_template_filter("raw_value")
 def _raw(value: str | None) -> str:
     return display.raw(value)
@@ -49,7 +54,11 @@ def _back(slug: str) -> Response:
 @bp.get("/<slug>")
 @admin_required
 def page(slug: str) -> ResponseReturnValue:
-    return _page(get_app(slug))
+    app = get_app(slug)
+    snapshot = service.get_snapshot(app)
+    if service.snapshot_is_old(snapshot) and not service.refresh_running(snapshot):
+        service.start_background_refresh(app, actor=_actor())
+    return _page(app)
 
 
 def _page(app: ConnectedApp, directory_form: DirectoryForm | None = None, error: str | None = None) -> str:
@@ -82,21 +91,149 @@ def _page(app: ConnectedApp, directory_form: DirectoryForm | None = None, error:
         q=query,
         page=pager,
         snapshot=result.snapshot,
+        ready=result.ready,
+        refreshing=service.refresh_running(result.snapshot),
         setting=setting,
         can_provision=service.can_provision(app),
+        fixes=service.FIXES,
+        bulk_actions={s.value: actions for s, actions in service.FIXES.items()},
+        fix_labels=service.FIX_LABELS,
+        provisioning=provisioning.app_status(app),
         directory_form=form,
         refresh_form=RefreshForm(),
         fix_form=FixForm(),
         error=error,
         department_form=DepartmentForm(),
+        retry_form=RetryForm(),
     )
+
+
+def _actor() -> str | None:
+    from flask_login import current_user
+
+    return getattr(current_user, "login", None)
+
+
+@bp.get("/<slug>/progress.json")
+@admin_required
+def progress(slug: str) -> Response:
+    """How far the background refresh got (polled by the page while one runs)."""
+    app = get_app(slug)
+    snapshot = service.get_snapshot(app)
+    body = {
+        "running": service.refresh_running(snapshot),
+        "done": snapshot.refresh_done if snapshot else 0,
+        "total": snapshot.refresh_total if snapshot else None,
+        "version": snapshot.version if snapshot else 0,
+    }
+    response = make_response(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/<slug>/fix")
+@admin_required
+def confirm_fix(slug: str) -> ResponseReturnValue:
+    """The confirmation of one fix: exactly what will change, where."""
+    app = get_app(slug)
+    action = request.args.get("action", "")[:32]
+    try:
+        fixes = service.plan_fixes(app, action, [request.args.get("key", "")[:80]])
+    except FixError as err:
+        flash(str(err), "error")
+        return _back(app.slug)
+    return _confirm_page(app, action, fixes, len(fixes))
+
+
+@bp.get("/<slug>/bulk")
+@admin_required
+def confirm_bulk(slug: str) -> ResponseReturnValue:
+    """The confirmation of one fix on every row of the current filter and search."""
+    app = get_app(slug)
+    action = request.args.get("action", "")[:32]
+    status = display.parse_status(request.args.get("status"))
+    query = request.args.get("q", "")[: display.MAX_QUERY]
+    try:
+        fixes, total = service.plan_bulk(app, action, status, query)
+    except FixError as err:
+        flash(str(err), "error")
+        return _back(app.slug)
+    if not fixes:
+        flash("No row of this selection can be fixed that way.", "info")
+        return _back(app.slug)
+    return _confirm_page(app, action, fixes, total, status=status.value if status else "", q=query)
+
+
+def _confirm_page(
+    app: ConnectedApp, action: str, fixes: list[service.PlannedFix], total: int, **back: str
+) -> ResponseReturnValue:
+    form = ConfirmForm(action=action)
+    response = make_response(
+        render_template(
+            "pairing/confirm.html", app=app, action=action, label=service.FIX_LABELS[action], fixes=fixes,
+            total=total, form=form, back=back, max_bulk=service.MAX_BULK,
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/<slug>/fix")
+@admin_required
+def apply_fix(slug: str) -> ResponseReturnValue:
+    """Apply the confirmed fixes; each is audited, the rows change at once."""
+    app = get_app(slug)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        raise ValidationError("The form was out of date. Reload the page and try again.")
+    keys = [k[:80] for k in request.form.getlist("key")[: service.MAX_BULK]]
+    try:
+        fixes = service.plan_fixes(app, form.action.data or "", keys)
+    except FixError as err:
+        flash(str(err), "error")
+        return _back(app.slug)
+    outcome = service.apply_fixes(app, fixes, actor=_actor())
+    for line in outcome.done[:20]:
+        flash(f"Done: {line}", "info")
+    if len(outcome.done) > 20:
+        flash(f"… and {len(outcome.done) - 20} more done.", "info")
+    for line in outcome.failed[:20]:
+        flash(f"Not done: {line}", "error")
+    if outcome.links:
+        response = make_response(render_template("pairing/created_in_hub.html", app=app, created=outcome.links))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return _back(app.slug)
+
+
+@bp.get("/<slug>/conflict/<int:group>")
+@admin_required
+def conflict(slug: str, group: int) -> ResponseReturnValue:
+    """The accounts of one conflict side by side, each with a link to where it can be fixed."""
+    app = get_app(slug)
+    rows = [r for r in service.report(app) if r.status is Status.CONFLICT and r.group == group]
+    if not rows:
+        flash("This conflict is gone (or the page was out of date).", "info")
+        return _back(app.slug)
+    return render_template("pairing/conflict.html", app=app, rows=rows, group=group)
+
+
+@bp.post("/<slug>/provisioning/retry")
+@admin_required
+def retry_provisioning(slug: str) -> ResponseReturnValue:
+    app = get_app(slug)
+    if not RetryForm().validate_on_submit():
+        raise ValidationError("The form was out of date. Reload the page and try again.")
+    count = provisioning.retry_failed(app, actor=_actor())
+    flash(f"{count} change(s) queued again for {app.name}.", "info")
+    return _back(app.slug)
 
 
 @bp.get("/<slug>.json")
 @admin_required
 def export_json(slug: str) -> Response:
     app = get_app(slug)
-    rows = display.select_rows(service.report(app), display.parse_status(request.args.get("status")))
+    rows = _export_rows(app)
     return _download(display.to_json(rows), "application/json", f"pairing-{app.slug}.json")
 
 
@@ -104,8 +241,14 @@ def export_json(slug: str) -> Response:
 @admin_required
 def export_csv(slug: str) -> Response:
     app = get_app(slug)
-    rows = display.select_rows(service.report(app), display.parse_status(request.args.get("status")))
+    rows = _export_rows(app)
     return _download(display.to_csv(rows), "text/csv; charset=utf-8", f"pairing-{app.slug}.csv")
+
+
+def _export_rows(app: ConnectedApp) -> list[PairingRow]:
+    """The rows the page shows for the same filter and search (every page of them)."""
+    query = request.args.get("q", "")[: display.MAX_QUERY]
+    return display.select_rows(service.report(app), display.parse_status(request.args.get("status")), query)
 
 
 def _download(body: str, mimetype: str, filename: str) -> Response:
@@ -131,7 +274,10 @@ def directory(slug: str) -> ResponseReturnValue:
     except ConfigError as err:
         banner = form_error(form, err)
         return _page(app, form, f"Directory not saved: {banner or 'check the fields marked below.'}"), 400
-    flash("Directory saved. Refresh the snapshot to fetch the users.", "info")
+    if service.start_background_refresh(app, actor=_actor(), force=True):
+        flash(f"Directory saved. Reading {app.name}'s users in the background; this page updates by itself.", "info")
+    else:
+        flash("Directory saved. Upload a CSV file and refresh to read the users.", "info")
     return _back(app.slug)
 
 
@@ -148,7 +294,7 @@ def refresh(slug: str) -> ResponseReturnValue:
         flash("The CSV file is too large (at most 16 MB).", "error")
         return _back(app.slug)
     try:
-        snapshot = service.refresh(app, data=data)
+        snapshot = service.refresh(app, data=data, actor=_actor())
     except (ConfigError, SourceError) as err:
         flash(f"Refresh failed: {err}", "error")
         return _back(app.slug)
@@ -164,14 +310,14 @@ def create_in_app(slug: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         raise ValidationError("The form was out of date. Reload the page and try again.")
     try:
-        created = service.create_in_app(app, key=form.key.data or "")
+        created = service.create_in_app(app, key=form.key.data or "", actor=_actor())
     except (ConfigError, SourceError, FixError) as err:
         flash(f"Not created in {app.name}: {err}", "error")
         return _back(app.slug)
     ref = f" (id {display.visible(created.ref, 40)})" if created.ref else ""
     flash(
         f"Created {display.visible(created.login)} ({display.visible(created.email)}) in {app.name}{ref}. "
-        "Refresh the snapshot to see the account paired.",
+        "The row below shows it paired now.",
         "info",
     )
     return _back(app.slug)
@@ -185,11 +331,11 @@ def create_in_hub(slug: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         raise ValidationError("The form was out of date. Reload the page and try again.")
     try:
-        user, link = service.create_in_hub(app, key=form.key.data or "")
+        user, link = service.create_in_hub(app, key=form.key.data or "", actor=_actor())
     except (FixError, ValidationError) as err:
         flash(f"Not created in the hub: {err}", "error")
         return _back(app.slug)
-    response = make_response(render_template("pairing/created_in_hub.html", app=app, user=user, link=link))
+    response = make_response(render_template("pairing/created_in_hub.html", app=app, created=[(user, link)]))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -15,7 +15,7 @@ import io
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any, cast
+from typing import IO, Any, Literal, cast
 
 from flask import current_app, has_request_context, url_for
 from flask_sqlalchemy.pagination import Pagination
@@ -33,6 +33,7 @@ from sso.base.identity import clean_email, clean_login, clean_name, normalize_ke
 from .models import User, new_session_nonce
 from .passwords import hash_password, verify_password
 from .sessions import drop_sessions
+from .signals import AccountChange, accounts_changed
 from .throttle import LoginThrottle
 
 _throttle_lock = threading.Lock()
@@ -182,6 +183,7 @@ def create_user(
             if source:
                 detail["source"] = source
             record("user_created", user=user, actor=actor, detail=detail)
+            _announce([AccountChange(user.id, "created", ("login", "email", "name", "active"))])
     except IntegrityError as err:  # a concurrent insert won the race
         raise ValidationError(_DUPLICATE) from err
     return user
@@ -230,9 +232,31 @@ def update_user(user: User, *, by: User | None = None, actor: str | None = None,
             if diff:
                 record("user_changed", user=user, actor=actor,
                        detail={k: f"{v[0]} -> {v[1]}" for k, v in diff.items()})
+                change = _account_change(user, diff)
+                if change is not None:
+                    db.session.flush()
+                    _announce([change])
     except IntegrityError as err:
         raise ValidationError(_DUPLICATE) from err
     return diff
+
+
+def _account_change(user: User, diff: dict[str, Any]) -> AccountChange | None:
+    """What a connected app must hear about ``diff`` (admin flag changes concern nobody else)."""
+    fields = tuple(k for k in ("login", "email", "name", "active") if k in diff)
+    if not fields:
+        return None
+    kind: Literal["changed", "deactivated", "reactivated"] = "changed"
+    if "active" in diff:
+        kind = "reactivated" if diff["active"][1] else "deactivated"
+    old_login = diff["login"][0] if "login" in diff else None
+    return AccountChange(user.id, kind, fields, old_login)
+
+
+def _announce(changes: list[AccountChange]) -> None:
+    """Tell subscribers (inside the current transaction) that hub users changed."""
+    if changes:
+        accounts_changed.send(current_app._get_current_object(), changes=changes)  # type: ignore[attr-defined]
 
 
 def deactivate_user(user: User, *, by: User | None = None, actor: str | None = None) -> bool:
@@ -520,7 +544,12 @@ def import_users_csv(stream: IO[str] | IO[bytes] | Iterable[str], *, actor: str 
     result.created = len(pending)
     with transaction():
         for start in range(0, len(pending), _IMPORT_CHUNK):
-            db.session.execute(insert(User), pending[start : start + _IMPORT_CHUNK])
+            chunk = pending[start : start + _IMPORT_CHUNK]
+            db.session.execute(insert(User), chunk)
+            if accounts_changed.receivers:
+                keys = [row["login_key"] for row in chunk]
+                ids = db.session.scalars(select(User.id).where(User.login_key.in_(keys))).all()
+                _announce([AccountChange(uid, "created", ("login", "email", "name", "active")) for uid in ids])
         record("users_imported", actor=actor,
                detail={"created": result.created, "unchanged": result.unchanged, "errors": len(result.errors)})
     return result

@@ -6,15 +6,19 @@ and the apps page shows one more column, linking ``url_for(endpoint, slug=...)``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask
 
 from sso.base import context
 
-__all__ = ["AppLink", "add_app_link", "app_links"]
+from .models import ConnectedApp
+
+__all__ = ["AppColumn", "AppLink", "add_app_column", "add_app_link", "app_columns", "app_links"]
 
 _KEY = "connected_apps.links"  # in the hub state's features
+_COLUMNS = "connected_apps.columns"
 
 
 @dataclass(frozen=True)
@@ -37,3 +41,25 @@ def app_links() -> list[AppLink]:
     """The links registered on the current app, in registration order."""
     links: list[AppLink] = context.hub_state().features.get(_KEY, [])
     return links
+
+
+@dataclass(frozen=True)
+class AppColumn:
+    """A column of text on the apps page: ``value(app)`` is shown (escaped) for each app."""
+
+    label: str
+    value: Callable[[ConnectedApp], str]
+
+
+def add_app_column(app: Flask, label: str, value: Callable[[ConnectedApp], str]) -> None:
+    """Show ``label`` with ``value(connected_app)`` per connected app on the admin page."""
+    columns: list[AppColumn] = context.hub_state(app).features.setdefault(_COLUMNS, [])
+    if any(column.label == label for column in columns):
+        raise ValueError(f"an app column {label!r} is already registered")
+    columns.append(AppColumn(label, value))
+
+
+def app_columns() -> list[AppColumn]:
+    """The columns registered on the current app, in registration order."""
+    columns: list[AppColumn] = context.hub_state().features.get(_COLUMNS, [])
+    return columns

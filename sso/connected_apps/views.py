@@ -23,7 +23,7 @@ from sso.base.errors import HubError, ValidationError
 from sso.base.forms import form_error
 
 from .forms import ActivateForm, AppForm, RetireForm, SecretForm
-from .links import app_links
+from .links import app_columns, app_links
 from .models import ACTIVE, ConnectedApp, fingerprint
 from .service import (
     accepted_rows,
@@ -79,7 +79,7 @@ def reveal(slug: str) -> ResponseReturnValue:
 @bp.get("/")
 @admin_required
 def index() -> ResponseReturnValue:
-    return render_template("admin/apps.html", apps=list_apps(), app_links=app_links())
+    return render_template("admin/apps.html", apps=list_apps(), app_links=app_links(), app_columns=app_columns())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -153,7 +153,7 @@ def _edit_page(app: ConnectedApp, form: AppForm, error: str | None = None,
         secret_form=secret_form or SecretForm(formdata=None), retire_form=RetireForm(),
         activate_form=activate_form or ActivateForm(formdata=None),
         staged=staged, active=active, previous=previous, fingerprint_of=secret_fingerprint,
-        integration=_integration(app), app_links=app_links(), ACTIVE=ACTIVE,
+        integration=_integration(app), app_links=app_links(), app_columns=app_columns(), ACTIVE=ACTIVE,
     )
 
 

@@ -14,6 +14,8 @@ import pytest
 from examples.stack import Stack
 from sso.multipass import MultipassCodec
 
+from .conftest import SCREENSHOTS
+
 pytestmark = pytest.mark.browser
 
 
@@ -193,3 +195,54 @@ def test_admin_sees_who_is_paired_and_creates_the_missing_account_in_the_app(pag
     page.wait_for_selector("span.count[data-status=paired]")
     assert page.locator("tr.row", has_text="dave@example.com").first.get_attribute("data-status") == "paired"
     assert count("missing_in_app") == missing_before - 1
+
+
+def _no_horizontal_overflow(page) -> None:  # type: ignore[no-untyped-def]
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], (page.url, width)
+
+
+def _admin_on_pairing(page, stack: Stack, width: int) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": width, "height": 900})
+    hub_login(page, stack, "admin")
+    page.wait_for_url(re.compile(re.escape(stack.hub_url)))
+    page.goto(f"{stack.hub_url}/admin/pairing/invoices")
+    page.click("button:has-text('Refresh snapshot')")
+    page.wait_for_selector("span.count[data-status=paired]")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_pairing_pages_fit_desktop_and_phone(page, stack: Stack, width: int) -> None:  # type: ignore[no-untyped-def]
+    """The pairing table, a fix's confirmation, a bulk confirmation and the apps list fit the screen."""
+    _admin_on_pairing(page, stack, width)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    _no_horizontal_overflow(page)
+    page.screenshot(path=str(SCREENSHOTS / f"pairing-{width}.png"), full_page=True)
+    page.goto(f"{stack.hub_url}/admin/pairing/invoices?status=login_mismatch")
+    page.locator("tr.row", has_text="carol").locator("a.fix-link[data-action=hub_login]").click()
+    page.wait_for_selector("li.change")
+    assert "In the hub: login carol → caroline" in page.inner_text("li.change")
+    _no_horizontal_overflow(page)
+    page.screenshot(path=str(SCREENSHOTS / f"pairing-confirm-{width}.png"), full_page=True)
+    page.goto(f"{stack.hub_url}/admin/pairing/invoices?status=missing_in_hub")
+    page.click("a.bulk-fix")
+    page.wait_for_selector("li.change")
+    _no_horizontal_overflow(page)
+    page.goto(f"{stack.hub_url}/admin/apps/")
+    _no_horizontal_overflow(page)
+    page.screenshot(path=str(SCREENSHOTS / f"apps-{width}.png"), full_page=True)
+
+
+def test_admin_fixes_an_email_mismatch_with_a_confirmation(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    """Change in the hub: the confirmation names the exact change; the row changes at once."""
+    _admin_on_pairing(page, stack, 1280)
+    page.goto(f"{stack.hub_url}/admin/pairing/invoices?status=email_mismatch")
+    bob = page.locator("tr.row", has_text="bob@old-mail.example")
+    bob.locator("a.fix-link[data-action=hub_email]").click()
+    page.wait_for_selector("li.change")
+    assert "In the hub: e-mail of bob: bob@example.com → bob@old-mail.example" in page.inner_text("li.change")
+    page.click("button:has-text('Make this change')")
+    page.wait_for_selector("span.count[data-status=email_mismatch]")
+    assert page.locator("span.count[data-status=email_mismatch]").inner_text() == "0"
+    page.goto(f"{stack.hub_url}/admin/apps/")
+    assert "email mismatch" not in page.inner_text("main") and "paired" in page.inner_text("main")

@@ -75,6 +75,25 @@ def invoicing_scim(tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
                 engine.dispose()
 
 
+SCIM_SERVER_TOKEN = "token-of-the-conformant-scim-server"
+
+
+@pytest.fixture()
+def scim_server() -> Iterator[tuple[str, object]]:
+    """A conformant SCIM 2.0 server with PATCH (scim2-server, in-memory storage) on a loopback port.
+
+    Yields its base URL and storage; the token is :data:`SCIM_SERVER_TOKEN`.
+    """
+    from scim2_server.memory import InMemoryStorage
+    from scim2_server.testserver.application import BearerTokenApplication
+    from scim2_server.utils import load_default_provider
+
+    storage = InMemoryStorage()
+    application = BearerTokenApplication(storage, load_default_provider(), bearer_tokens=[SCIM_SERVER_TOKEN])
+    with serve(application) as url:
+        yield url, storage
+
+
 @pytest.fixture()
 def admin_client(demo_hub, client, auth):  # type: ignore[no-untyped-def]
     """A test client logged in as the hub's admin."""

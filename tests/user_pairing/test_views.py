@@ -110,7 +110,9 @@ def test_hostile_values_are_escaped_shortened_and_visible(demo_hub, admin_client
 def test_no_directory_and_no_snapshot_yet(demo_hub, admin_client) -> None:  # type: ignore[no-untyped-def]
     page = admin_client.get("/admin/pairing/invoices").get_data(as_text=True)
     assert "No snapshot of Invoices" in page and "Not configured yet" in page
-    assert counts(page)["missing_in_app"] == 6
+    # Without a snapshot nothing is known about the app: no rows, no fix buttons.
+    assert counts(page)["missing_in_app"] == 0 and row_statuses(page) == []
+    assert "Create in app" not in page and "Change in the" not in page
     response = admin_client.post("/admin/pairing/invoices/refresh", follow_redirects=True)
     assert response.status_code == 200
     assert "No user directory is configured for Invoices" in response.get_data(as_text=True)
