@@ -27,14 +27,14 @@ from sso.audit import record
 from sso.audit.service import register_events
 from sso.base import context
 from sso.base.db import db, transaction
-from sso.base.identity import normalize_key
 from sso.base.errors import HubError
+from sso.base.identity import normalize_key
 from sso.connected_apps.models import ConnectedApp
 from sso.connected_apps.service import secret_box
 from sso.groups.service import list_groups, memberships, set_user_groups
 
-from .departments import DepartmentIndex, Departments
 from . import display
+from .departments import DepartmentIndex, Departments
 from .errors import ConfigError, FixError, SourceError
 from .matching import DirectoryUser, PairingRow, Status, collector_paused, counts, match_users
 from .models import DirectorySetting, PairingReport, PairingSnapshot, _aware
