@@ -91,7 +91,7 @@ def test_app_access_page(app, client, auth, connected_app) -> None:  # type: ign
     apps_page = client.get("/admin/apps/").get_data(as_text=True)
     assert 'href="/admin/groups/apps/invoices/access">Access</a>' in apps_page
     app_page = client.get("/admin/apps/invoices").get_data(as_text=True)
-    assert '<a class="app-link" href="/admin/groups/apps/invoices/access">Access</a>' in app_page
+    assert '<a class="button" href="/admin/groups/apps/invoices/access">Access</a>' in app_page
     page = client.get("/admin/groups/apps/invoices/access").get_data(as_text=True)
     assert "Now: <strong>everyone</strong>" in page and 'value="Finance"' in page
     saved = client.post("/admin/groups/apps/invoices/access", data={"who": "groups", "groups": ["Finance"]},
