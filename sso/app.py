@@ -58,6 +58,7 @@ def create_app(
     from .accounts import models as _accounts_models  # noqa: F401
     from .audit import models as _audit_models  # noqa: F401
     from .connected_apps import models as _apps_models  # noqa: F401
+    from .oidc import models as _oidc_models  # noqa: F401
 
     extensions.init_app(app)
     passwords.init_app(app)
@@ -88,6 +89,9 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     app.cli.add_command(accounts_cli.users)
     app.cli.add_command(apps_cli.apps)
+    from .oidc import setup as oidc_setup
+
+    oidc_setup.init_app(app)
     for plugin in plugins:
         plugin.init_app(app)
     return app

@@ -11,6 +11,7 @@ from sso.base.clock import utcnow
 from sso.base.db import Base
 
 DEFAULT_TOKEN_LIFETIME = 900  # seconds, Shopify's 15 minutes
+PROTOCOLS = ("multipass", "oidc")
 
 
 class ConnectedApp(Base):
@@ -26,6 +27,9 @@ class ConnectedApp(Base):
     token_lifetime: Mapped[int] = mapped_column(Integer, default=DEFAULT_TOKEN_LIFETIME)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     logout_url: Mapped[str | None] = mapped_column(String(2048))
+    # "multipass" (a token to login_url_template) or "oidc" (the app is an OpenID Connect
+    # client, see sso.oidc; login_url_template is then empty).
+    protocol: Mapped[str] = mapped_column(String(16), default="multipass", server_default="multipass")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
