@@ -13,7 +13,6 @@ from flask import Blueprint, Response, current_app, g, jsonify, redirect, render
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
-from werkzeug.exceptions import HTTPException
 
 from sso.accounts.service import log_out
 from sso.audit import record
@@ -155,9 +154,13 @@ def userinfo() -> ResponseReturnValue:
     """Claims for a valid access token (header, or form body on POST)."""
     try:
         tok: server.Token = _protector().acquire_token(["openid"])
-    except HTTPException as err:
-        response = err.get_response()
-        return response
+    except OAuth2Error as err:
+        response = jsonify(dict(err.get_body()))
+        response.status_code = err.status_code
+        for name, value in err.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return _no_store(response)
     user = tok.get_user()
     client = tok.get_client()
     if user is None or not user.active or client is None or not client.app.enabled:
