@@ -279,7 +279,7 @@ def test_concurrent_redemptions_have_one_winner(live_hub: LiveHub) -> None:
         code, verifier = start(live_hub, live_hub.browser())
         endpoint = discovery(live_hub)["token_endpoint"]
 
-        def redeem(_: int, code: str = code, verifier: str = verifier) -> int:
+        def redeem(_: int, code: str = code, verifier: str = verifier, endpoint: str = endpoint) -> int:
             return httpx.post(endpoint, data={"grant_type": "authorization_code", "code": code,
                                               "redirect_uri": REDIRECT, "code_verifier": verifier},
                               auth=("helpdesk", live_hub.confidential_secret), timeout=20).status_code
