@@ -1,4 +1,5 @@
-"""`make run`: the hub on :5000 and the reference invoicing app on :5001, wired together.
+"""`make run`: the hub on :5000, the invoicing app (Multipass) on :5001 and the helpdesk
+(OpenID Connect) on :5002, wired together.
 
 Everything lives under ``instance/demo/`` (SQLite files, generated keys); delete that
 folder to start from scratch. Stop with Ctrl-C.
@@ -29,7 +30,8 @@ def main() -> int:
 Multipass SSO demo is running.
 
   Hub (identity server):   {stack.hub_url}/
-  Invoicing app:           {stack.app_url}/
+  Invoicing app:           {stack.app_url}/      (Multipass)
+  Helpdesk app:            {stack.helpdesk_url}/      (OpenID Connect)
 
 Log in at the hub as any of: {logins}
 Password for all of them:  {stack.password}   ("admin" also sees the admin pages)
@@ -37,6 +39,9 @@ Password for all of them:  {stack.password}   ("admin" also sees the admin pages
 Then:
   - click "Invoices" in the top menu: you land in the invoicing app, signed in, no second login;
   - click "CRM" there to come back;
+  - click "Helpdesk" in the hub's top menu: the helpdesk signs you in with OpenID Connect;
+    "Log out" there logs you out of the hub too, and logging out at the hub ends the
+    helpdesk session (back-channel logout);
   - open {stack.app_url}/invoices in a private window: its login is diverted to the hub;
   - as admin, open Connected apps > Invoices > Pairing to see who is paired and who is not
     (bob, carol, dave and frank are not, on purpose).

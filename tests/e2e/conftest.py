@@ -29,6 +29,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         workdir=tmp_path_factory.mktemp("stack"),
         hub_port=free_port(),
         app_port=free_port(),
+        helpdesk_port=free_port(),
         multipass_max_age=4,
     ) as running:
         yield running

@@ -59,8 +59,8 @@ def test_rotation_publishes_before_signing_and_keeps_the_old_key(app, clock, run
 
 def test_apps_add_oidc_cli_forms(app, runner) -> None:  # type: ignore[no-untyped-def]
     from sso.base.db import db
-    from sso.oidc.service import get_client
     from sso.oidc.server import token_hash
+    from sso.oidc.service import get_client
 
     result = runner.invoke(args=[
         "apps", "add", "wiki", "--name", "Wiki", "--protocol", "oidc",
