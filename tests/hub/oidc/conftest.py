@@ -61,7 +61,8 @@ def live_hub(hub_config, clock) -> Iterator[LiveHub]:  # type: ignore[no-untyped
         create_user("ann", "ann@example.com", "Ann Example", password=HUB_USER_PASSWORD)
         _app, secret = add_client("helpdesk", "Helpdesk", [REDIRECT], post_logout_redirect_uris=[POST_LOGOUT],
                                   refresh_tokens=True)
-        add_client("spa", "Single page", [REDIRECT], public=True, refresh_tokens=True, id_token_alg="ES256")
+        add_client("spa", "Single page", [REDIRECT], public=True, refresh_tokens=True, id_token_alg="ES256",
+                   post_logout_redirect_uris=[POST_LOGOUT])
         add_client("outside", "Outside Tool", [REDIRECT], secret="outside-secret-0123456789", first_party=False)
         clear_audit_log()
     server = make_server("127.0.0.1", port, hub, threaded=True)
