@@ -56,6 +56,8 @@ def new() -> ResponseReturnValue:
 @admin_required
 def edit(slug: str) -> ResponseReturnValue:
     app = get_app(slug)
+    if app.protocol == "oidc":  # its settings live with the OIDC provider's admin pages
+        return redirect(url_for("oidc_admin.edit", slug=app.slug))
     form = AppForm(obj=app)
     form.slug.data = app.slug
     if request.method == "GET":

@@ -268,3 +268,43 @@ def on_sessions_ended(sender: Flask, user: Any = None, reason: str = "logout", *
 
 def key_lifetime() -> timedelta:
     return timedelta(seconds=int(current_app.config["OIDC_ID_TOKEN_LIFETIME"]))
+
+
+def update_client(
+    row: OidcClient, *, name: str, redirect_uris: Iterable[str], post_logout_redirect_uris: Iterable[str] = (),
+    backchannel_logout_uri: str | None = None, initiate_login_uri: str | None = None, first_party: bool = True,
+    refresh_tokens: bool = False, id_token_alg: str = "RS256", enabled: bool = True, actor: str | None = None,
+) -> None:
+    """Change an OIDC app's settings (public/confidential stays as registered); ``oidc_client_changed``."""
+    from sso.connected_apps.service import clean_name
+
+    redirects = _uris(redirect_uris, "redirect URI")
+    if not redirects:
+        raise ValidationError("Give at least one redirect URI.")
+    post_logout = _uris(post_logout_redirect_uris, "post-logout redirect URI")
+    backchannel = clean_uri(backchannel_logout_uri, "back-channel logout URI") if backchannel_logout_uri else None
+    initiate = clean_uri(initiate_login_uri, "login start URI") if initiate_login_uri else None
+    if id_token_alg not in keys.ALGORITHMS:
+        raise ValidationError(f"The ID-token algorithm must be one of {', '.join(keys.ALGORITHMS)}.")
+    with transaction():
+        row.app.name, row.app.enabled = clean_name(name), enabled
+        row.app.allowed_origins = sorted({o for o in (origin_of(u) for u in [*redirects, *post_logout]) if o})
+        row.redirect_uris, row.post_logout_redirect_uris = redirects, post_logout
+        row.backchannel_logout_uri, row.initiate_login_uri = backchannel, initiate
+        row.first_party, row.refresh_tokens, row.id_token_alg = first_party, refresh_tokens, id_token_alg
+        record("oidc_client_changed", app=row.app, actor=actor, detail={
+            "redirect_uris": " ".join(redirects), "first_party": first_party, "refresh_tokens": refresh_tokens,
+            "backchannel_logout": bool(backchannel), "id_token_alg": id_token_alg, "enabled": enabled,
+        })
+
+
+def new_client_secret(row: OidcClient, *, actor: str | None = None, shown_in: str = "admin page") -> str:
+    """A new generated secret for a confidential client; the old one stops working at once."""
+    if row.public:
+        raise ValidationError("A public client has no secret.")
+    plain = generate_secret()
+    with transaction():
+        row.secret_hash = token_hash(plain)
+        record("secret_rotated", app=row.app, actor=actor, detail={"source": "generated"})
+        record("secret_revealed", app=row.app, actor=actor, detail={"where": shown_in})
+    return plain

@@ -13,12 +13,12 @@ from sso.base.extensions import csrf
 from sso.base.signals import sessions_ended
 from sso.connected_apps.protocols import register_protocol
 
-from . import cli, server, service, views
+from . import admin, cli, server, service, views
 
 EVENTS = (
     "oidc_authorize", "oidc_refused", "oidc_token", "oidc_tokens_revoked", "oidc_code_replayed",
     "oidc_consent_given", "oidc_consent_revoked", "oidc_client_created", "oidc_key_created",
-    "oidc_backchannel_logout",
+    "oidc_backchannel_logout", "oidc_client_changed",
 )
 
 
@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     features["oidc.server"] = srv
     features["oidc.protector"] = protector
     app.register_blueprint(views.bp)
+    app.register_blueprint(admin.bp)
     for endpoint in ("token", "userinfo", "revoke", "end_session", "authorize"):
         csrf.exempt(f"{views.__name__}.{endpoint}")
     app.cli.add_command(cli.oidc)
