@@ -49,3 +49,13 @@ def keys_command() -> None:
     """List the published keys: kid, algorithm, signing from."""
     for row in keys.published_rows():
         click.echo(f"{row.kid}\t{row.alg}\t{row.signs_from.isoformat()}")
+
+
+@oidc.command("rewrap-keys")
+def rewrap_keys_command() -> None:
+    """Re-encrypt the signing keys with the first key of SSO_APP_SECRETS_KEY."""
+    try:
+        count = keys.rewrap(actor="cli")
+    except HubError as err:
+        raise click.ClickException(err.message) from err
+    click.echo(f"Re-encrypted {count} signing keys with the first key of SSO_APP_SECRETS_KEY.")

@@ -166,3 +166,15 @@ def rotate(algorithms: tuple[str, ...] = ALGORITHMS, *, publish_ahead: int = DEF
             record("oidc_key_created", actor=actor, detail={
                 "kid": row.kid, "alg": alg, "reason": "rotation", "signs_from": signs_from.isoformat()})
     return rows
+
+
+def rewrap(*, actor: str | None = None) -> int:
+    """Re-encrypt every signing key under the first ``SSO_APP_SECRETS_KEY`` key (after
+    ``apps rewrap-secrets``, before the old Fernet key is dropped). All or nothing."""
+    box = secret_box()
+    with transaction():
+        rows = _rows()
+        for row in rows:
+            row.encrypted_jwk = box.rotate(row.encrypted_jwk)
+        record("secrets_rewrapped", actor=actor, detail={"count": len(rows), "what": "oidc signing keys"})
+    return len(rows)

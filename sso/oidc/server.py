@@ -127,9 +127,17 @@ class Client(ClientMixin):
 
 
 def query_client(client_id: str | None) -> Client | None:
-    """The enabled OIDC client ``client_id`` (a slug), or None."""
+    """The enabled OIDC client ``client_id`` (a slug), or None; read once per request
+    (authlib asks for it several times while it validates one)."""
     if not client_id or len(client_id) > 64:
         return None
+    cache: dict[str, Client | None] = g.setdefault("oidc_clients", {})
+    if client_id not in cache:
+        cache[client_id] = _load_client(client_id)
+    return cache[client_id]
+
+
+def _load_client(client_id: str) -> Client | None:
     row = db.session.scalars(
         select(OidcClient).join(ConnectedApp).where(ConnectedApp.slug == client_id, ConnectedApp.protocol == "oidc")
     ).first()

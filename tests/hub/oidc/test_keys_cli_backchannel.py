@@ -152,3 +152,24 @@ def test_deactivation_reaches_the_app_by_back_channel(live_hub: LiveHub, backcha
         deactivate_user(user)
         db.session.remove()
     assert len(received) == 1
+
+
+def test_rewrap_keys_under_a_new_fernet_key(app, runner) -> None:  # type: ignore[no-untyped-def]
+    from cryptography.fernet import Fernet
+
+    from sso.base import context
+    from sso.connected_apps.secrets import SecretBox
+    from sso.oidc import keys
+
+    with app.app_context():
+        kid, _ = keys.signing_key("RS256")
+    old = app.config["APP_SECRETS_KEYS"][0]
+    new = Fernet.generate_key().decode()
+    with app.app_context():
+        context.hub_state().features["connected_apps"].box = SecretBox([new, old])
+    result = runner.invoke(args=["oidc", "rewrap-keys"])
+    assert result.exit_code == 0 and "Re-encrypted 2" in result.output
+    with app.app_context():
+        context.hub_state().features["connected_apps"].box = SecretBox([new])
+        context.hub_state().features["oidc.keys"].keys.clear()
+        assert keys.signing_key("RS256")[0] == kid  # readable with the new key alone
