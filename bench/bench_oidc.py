@@ -317,7 +317,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{statistics.median(r.p(0.5) for r in results['oidc-provider']):.1f} | {peer_p99:.1f} | "
         f"{sum(r.errors for r in results['oidc-provider'])} |",
     ])
-    verdict = (f"ratio hub/peer {ratio:.2f} (target >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'}); "
+    met = "met" if ratio >= TARGET_RATIO else "NOT met"
+    verdict = (f"ratio hub/peer {ratio:.2f} (target >= {TARGET_RATIO}: {met}); "
                f"hub p99 {worst_p99:.1f} ms (target < {TARGET_P99_MS:.0f}: "
                f"{'met' if worst_p99 < TARGET_P99_MS else 'NOT met'}); errors {errors}")
     signing = (f"ID-token signing (joserfc, one token): RS256 {costs['RS256']:.0f} µs, "
