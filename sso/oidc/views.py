@@ -233,7 +233,9 @@ def start(slug: str) -> ResponseReturnValue:
 @login_required
 def my_apps() -> ResponseReturnValue:
     """The apps the user allowed (third-party apps), with a button to take access back."""
-    return render_template("oidc/my_apps.html", rows=consents(current_user), form=DecisionForm())
+    rows = [(app, [SCOPE_WORDS[s] for s in consent.scopes if s in SCOPE_WORDS])
+            for consent, app in consents(current_user)]
+    return render_template("oidc/my_apps.html", rows=rows, form=DecisionForm())
 
 
 @bp.post("/account/apps/<slug>/revoke")

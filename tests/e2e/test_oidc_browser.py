@@ -75,3 +75,16 @@ def test_consent_page_for_a_third_party_app(page, stack: Stack) -> None:  # type
     with page.expect_request(re.compile(re.escape(stack.helpdesk_url) + r"/callback\?code=")) as request:
         page.click("button[value=allow]")
     assert "state=s1" in request.value.url and "iss=" in request.value.url
+
+
+def test_oidc_pages_fit_wide_and_narrow_screens(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
+    hub_login(page, stack, "admin")
+    page.wait_for_url(re.compile(re.escape(stack.hub_url) + "/$"))
+    for path, name in (("/admin/oidc/helpdesk", "admin-edit"), ("/admin/oidc/new", "admin-new"),
+                       ("/account/apps", "my-apps"), ("/oidc/logout", "logout-confirm")):
+        page.goto(stack.hub_url + path)
+        assert page.locator("h1").count() == 1
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 800})
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (path, width)
+            page.screenshot(path=str(REPO / "test-artifacts" / f"oidc-{name}-{width}.png"), full_page=True)
