@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python bench/bench_accounts.py --postgres
 	$(BIN)/python bench/bench_pairing.py
 	$(BIN)/python bench/bench_jump.py
+	$(BIN)/python bench/bench_oidc.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis
