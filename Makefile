@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Ports of `make run` (e.g. `make run HUB_PORT=5100 INVOICING_PORT=5101`).
+# Ports of `make run` (e.g. `make run HUB_PORT=5100 INVOICING_PORT=5101 HELPDESK_PORT=5102`).
 HUB_PORT ?= 5000
 INVOICING_PORT ?= 5001
+HELPDESK_PORT ?= 5002
 
 .PHONY: install run lint test bench clean e2e-deps
 
@@ -19,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	HUB_PORT=$(HUB_PORT) INVOICING_PORT=$(INVOICING_PORT) $(BIN)/python -m examples.demo
+	HUB_PORT=$(HUB_PORT) INVOICING_PORT=$(INVOICING_PORT) HELPDESK_PORT=$(HELPDESK_PORT) $(BIN)/python -m examples.demo
 
 # Lint and types: ruff over everything, mypy with the settings in pyproject.toml.
 lint: install
@@ -44,6 +45,7 @@ bench: install
 	$(BIN)/python bench/bench_accounts.py --postgres
 	$(BIN)/python bench/bench_pairing.py
 	$(BIN)/python bench/bench_jump.py
+	$(BIN)/python bench/bench_oidc.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis tests/e2e/node_modules

@@ -1,6 +1,7 @@
-"""`make run`: the hub on :5000 and the reference invoicing app on :5001, wired together.
+"""`make run`: the hub on :5000, the invoicing app (Multipass) on :5001 and the helpdesk
+(OpenID Connect) on :5002, wired together.
 
-Ports: ``HUB_PORT`` and ``INVOICING_PORT`` (``make run HUB_PORT=5100``). A port already in
+Ports: ``HUB_PORT``, ``INVOICING_PORT`` and ``HELPDESK_PORT`` (``make run HUB_PORT=5100``). A port already in
 use stops the demo with a message saying which and what to do, before anything starts.
 Everything lives under ``instance/demo/`` (SQLite files, generated keys); delete that
 folder to start from scratch. Stop with Ctrl-C.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from examples.stack import HUB_USERS, REPO, Stack, StackError
 
-DEFAULT_PORTS = {"HUB_PORT": 5000, "INVOICING_PORT": 5001}
+DEFAULT_PORTS = {"HUB_PORT": 5000, "INVOICING_PORT": 5001, "HELPDESK_PORT": 5002}
 
 
 def port_from_env(variable: str, environ: Mapping[str, str]) -> int:
@@ -31,10 +32,11 @@ def port_from_env(variable: str, environ: Mapping[str, str]) -> int:
 
 def make_stack(environ: Mapping[str, str]) -> Stack:
     """The demo stack, on the ports the environment names."""
-    hub_port, app_port = port_from_env("HUB_PORT", environ), port_from_env("INVOICING_PORT", environ)
-    if hub_port == app_port:
-        raise StackError(f"HUB_PORT and INVOICING_PORT are both {hub_port}: give them different ports")
-    return Stack(workdir=REPO / "instance" / "demo", hub_port=hub_port, app_port=app_port, quiet=False)
+    ports = {variable: port_from_env(variable, environ) for variable in DEFAULT_PORTS}
+    if len(set(ports.values())) < len(ports):
+        raise StackError(f"{', '.join(f'{k}={v}' for k, v in ports.items())}: give each a different port")
+    return Stack(workdir=REPO / "instance" / "demo", hub_port=ports["HUB_PORT"], app_port=ports["INVOICING_PORT"],
+                 helpdesk_port=ports["HELPDESK_PORT"], quiet=False)
 
 
 def main(environ: Mapping[str, str] = os.environ) -> int:
@@ -60,7 +62,8 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
 Multipass SSO demo is running.
 
   Hub (the identity server, named "{stack.brand_name}" in the demo):  {stack.hub_url}/
-  Invoicing app:                                            {stack.app_url}/
+  Invoicing app (Multipass):                                {stack.app_url}/
+  Helpdesk app (OpenID Connect):                            {stack.helpdesk_url}/
 
 Log in at the hub as any of: {logins}
 Password for all of them:  {stack.password}   ("admin" also sees the admin pages)
@@ -68,6 +71,9 @@ Password for all of them:  {stack.password}   ("admin" also sees the admin pages
 Then:
   - click "Invoices" in the top menu: you land in the invoicing app, signed in, no second login;
   - click "CRM" there to come back;
+  - click "Helpdesk" in the hub's top menu: the helpdesk signs you in with OpenID Connect;
+    "Log out" there logs you out of the hub too, and logging out at the hub ends the
+    helpdesk session (back-channel logout);
   - open {stack.app_url}/invoices in a private window: its login is diverted to the hub;
   - as admin, open Connected apps > Invoices > Pairing to see who is paired and who is not
     (bob, carol, dave and frank are not, on purpose).

@@ -1,6 +1,7 @@
-"""Provision and run the whole demo stack: the hub and the reference invoicing app, wired.
+"""Provision and run the whole demo stack: the hub, the reference invoicing app (Multipass)
+and the helpdesk (OpenID Connect), wired.
 
-Used by ``make run`` (through :mod:`examples.demo`) on ports 5000/5001, and by the
+Used by ``make run`` (through :mod:`examples.demo`) on ports 5000/5001/5002, and by the
 end-to-end and multi-instance tests on free loopback ports. Everything goes through the
 public command lines (``flask --app wsgi ...``), exactly as IT would do it by hand.
 """
@@ -37,6 +38,7 @@ HUB_USERS: tuple[tuple[str, str, str, bool], ...] = (
     ("erin", "erin@example.com", "Erin Evans", False),
 )
 APP_SLUG = "invoices"
+HELPDESK_SLUG = "helpdesk"
 
 
 class StackError(RuntimeError):
@@ -81,6 +83,7 @@ class Stack:
     workdir: Path
     hub_port: int = 5000
     app_port: int = 5001
+    helpdesk_port: int = 5002
     password: str = "demo-password"
     hub_database_url: str | None = None
     app_database_url: str | None = None
@@ -107,6 +110,10 @@ class Stack:
     def app_url(self) -> str:
         return f"http://{HOST}:{self.app_port}"
 
+    @property
+    def helpdesk_url(self) -> str:
+        return f"http://{HOST}:{self.helpdesk_port}"
+
     # -- environments ---------------------------------------------------------------
 
     def _keys(self) -> dict[str, str]:
@@ -123,6 +130,10 @@ class Stack:
             path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
             path.chmod(0o600)
         values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+        extra = {"HELPDESK_SECRET_KEY": secrets.token_urlsafe(32), "HELPDESK_CLIENT_SECRET": secrets.token_urlsafe(32)}
+        if any(key not in values for key in extra):  # a demo folder from before the helpdesk
+            values = {**extra, **values}
+            path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         self.secret, self.scim_token = values["MULTIPASS_SECRET"], values["SCIM_TOKEN"]
         return values
 
@@ -160,6 +171,16 @@ class Stack:
             env["INVOICING_MULTIPASS_MAX_AGE"] = str(self.multipass_max_age)
         return env
 
+    def helpdesk_env(self) -> dict[str, str]:
+        keys = self._keys()
+        env = dict(os.environ)
+        env.update(
+            HELPDESK_HUB_URL=self.hub_url, HELPDESK_CLIENT_ID=HELPDESK_SLUG,
+            HELPDESK_CLIENT_SECRET=keys["HELPDESK_CLIENT_SECRET"], HELPDESK_BASE_URL=self.helpdesk_url,
+            HELPDESK_SECRET_KEY=keys["HELPDESK_SECRET_KEY"], HELPDESK_DATA=str(self.workdir / "helpdesk"),
+        )
+        return env
+
     # -- provisioning ---------------------------------------------------------------
 
     def _run(self, args: Sequence[str], env: dict[str, str], stdin: str | None = None) -> str:
@@ -179,9 +200,9 @@ class Stack:
             )
         return result.stdout.decode(errors="replace")
 
-    def _hub_has_app(self, env: dict[str, str]) -> bool:
+    def _hub_has_app(self, env: dict[str, str], slug: str = APP_SLUG) -> bool:
         listing = self._run(["--app", "wsgi", "apps", "list"], env)
-        return any(line.split()[:1] == [APP_SLUG] for line in listing.splitlines())
+        return any(line.split()[:1] == [slug] for line in listing.splitlines())
 
     def provision(self) -> None:
         """Create both databases, the demo users, the connected app and its shared secret.
@@ -221,6 +242,19 @@ class Stack:
         # Also for a demo made before login URLs were registered (the upgrade registers none
         # for a {token}-in-the-path template): the app diverts its logins to /login.
         self._run(["--app", "wsgi", "apps", "set-login-urls", APP_SLUG, f"{self.app_url}/login"], hub)
+        if not self._hub_has_app(hub, HELPDESK_SLUG):
+            self._run(
+                [
+                    "--app", "wsgi", "apps", "add", HELPDESK_SLUG, "--name", "Helpdesk", "--protocol", "oidc",
+                    "--redirect-uri", f"{self.helpdesk_url}/callback",
+                    "--post-logout-redirect-uri", f"{self.helpdesk_url}/signed-out",
+                    "--backchannel-logout-uri", f"{self.helpdesk_url}/backchannel-logout",
+                    "--initiate-login-uri", f"{self.helpdesk_url}/login",
+                    "--secret-stdin",
+                ],
+                hub,
+                stdin=self._keys()["HELPDESK_CLIENT_SECRET"] + "\n",
+            )
         self._run(["--app", "examples.invoicing", "seed-demo"], self.app_env())
 
     def _check_same_address(self) -> None:
@@ -268,18 +302,22 @@ class Stack:
         """Raise :class:`PortBusy` when the hub's or the invoicing app's port is taken."""
         check_ports_free([
             ("the hub", "HUB_PORT", self.hub_port), ("the invoicing app", "INVOICING_PORT", self.app_port),
+            ("the helpdesk app", "HELPDESK_PORT", self.helpdesk_port),
         ])
 
     def start(self) -> None:
-        """Start both servers under gunicorn and wait until they answer, then the provisioning worker.
+        """Start the three servers under gunicorn and wait until they answer, then the
+        provisioning worker.
 
         Refuses to start (:class:`PortBusy`) when a port is taken: otherwise the health check
         could be answered by whatever holds the port while our server has died."""
         self.check_ports()
         self._spawn("wsgi:app", self.hub_port, self.hub_env(), self.hub_workers)
         self._spawn("examples.invoicing.wsgi:app", self.app_port, self.app_env(), 1)
+        self._spawn("examples.helpdesk.wsgi:app", self.helpdesk_port, self.helpdesk_env(), 1)
         wait_until_up(f"{self.hub_url}/healthz", self._processes[0])
         wait_until_up(f"{self.app_url}/healthz", self._processes[1])
+        wait_until_up(f"{self.helpdesk_url}/healthz", self._processes[2])
         self._spawn_provisioning()
 
     def stop(self) -> None:

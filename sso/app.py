@@ -60,6 +60,7 @@ def create_app(
     from .audit import models as _audit_models  # noqa: F401
     from .connected_apps import models as _apps_models  # noqa: F401
     from .groups import models as _groups_models  # noqa: F401
+    from .oidc import models as _oidc_models  # noqa: F401
 
     extensions.init_app(app)
     passwords.init_app(app)
@@ -98,6 +99,15 @@ def create_app(
     app.cli.add_command(groups_cli.groups)
     groups_admin.init_app(app)
     app.jinja_env.globals["app_links"] = apps_links.app_links  # per-app links (Access, Pairing) on the app page
+    from .oidc import setup as oidc_setup
+
+    oidc_setup.init_app(app)
+    # The OIDC provider asks the groups package who may open an app and for the groups claim.
+    from .groups import group_names, may_open
+    from .oidc import hooks as oidc_hooks
+
+    oidc_hooks.set_access_check(may_open, app)
+    oidc_hooks.set_group_source(lambda user, _connected_app: group_names(user), app)
     for plugin in plugins:
         plugin.init_app(app)
     return app

@@ -519,6 +519,21 @@ SETTINGS: tuple[Setting, ...] = (
         coerce=_audit_buffered,
     ),
     Setting(
+        "OIDC_ACCESS_TOKEN_LIFETIME", PREFIX + "OIDC_ACCESS_TOKEN_LIFETIME", "seconds, 60-3600", 600,
+        whole_number(60, 3600), "how long an OpenID Connect access token is valid (default 10 minutes)",
+    ),
+    Setting(
+        "OIDC_ID_TOKEN_LIFETIME", PREFIX + "OIDC_ID_TOKEN_LIFETIME", "seconds, 60-86400", 600,
+        whole_number(60, 86400),
+        "how long an ID token is valid; a replaced signing key stays in the JWKS this long after the switch",
+    ),
+    Setting(
+        "OIDC_REFRESH_TOKEN_LIFETIME", PREFIX + "OIDC_REFRESH_TOKEN_LIFETIME", "seconds, 300-7776000", 1209600,
+        whole_number(300, 7776000),
+        "how long an OpenID Connect refresh token is valid, for apps allowed refresh tokens (default 14 days);"
+        " each use rotates it",
+    ),
+    Setting(
         "APP_CACHE_TTL", PREFIX + "APP_CACHE_TTL", "seconds, 0-2", 2.0, number(0, 2),
         "how long a worker keeps a connected app's settings for the jump; a change made elsewhere shows within"
         " this time; `0` turns the cache off",

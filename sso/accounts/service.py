@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal, cast
 
-from flask import current_app, has_request_context, url_for
+from flask import Flask, current_app, has_request_context, url_for
 from flask_sqlalchemy.pagination import Pagination
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, insert, or_, select
@@ -26,9 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from sso.audit import record
 from sso.base import context
 from sso.base.clock import Clock
-from sso.base.db import db, transaction
+from sso.base.db import db, in_transaction, transaction
 from sso.base.errors import HubError, NotFound, ValidationError
 from sso.base.identity import clean_email, clean_login, clean_name, normalize_key
+from sso.base.signals import sessions_ended
 
 from .models import User, new_session_nonce
 from .passwords import hash_password, verify_password
@@ -238,6 +239,8 @@ def update_user(user: User, *, by: User | None = None, actor: str | None = None,
                     _announce([change])
     except IntegrityError as err:
         raise ValidationError(_DUPLICATE) from err
+    if diff.get("active") == [True, False] and not in_transaction():
+        sessions_ended.send(_this_app(), user=user, reason="deactivated")
     return diff
 
 
@@ -269,9 +272,15 @@ def _set_password(user: User, password: str) -> None:
     drop_sessions(user)  # every session of the user ends
 
 
+def _this_app() -> Flask:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app
+
+
 def log_out(user: User, session_id: str | None = None) -> None:
     """End the session ``session_id`` of ``user`` (and any copy of its cookie), or every
-    session of the user when none is named; audited."""
+    session of the user when none is named; audited. Apps signed in through OpenID Connect
+    hear of it (``sessions_ended``, back-channel logout)."""
     from sqlalchemy import delete
 
     from .factor_models import UserSession
@@ -284,6 +293,7 @@ def log_out(user: User, session_id: str | None = None) -> None:
             db.session.execute(
                 delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
             )
+    sessions_ended.send(_this_app(), user=user, reason="logout")
 
 
 # -- login ------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from flask.cli import AppGroup
 
 from sso.base.errors import HubError
 
-from .models import ACTIVE
+from .models import ACTIVE, PROTOCOLS
+from .protocols import protocol_adder
 from .service import (
     activate_secret,
     active_secret,
@@ -47,17 +48,35 @@ def _print_generated(plain: str, pasted: str | None) -> None:
 @apps.command("add")
 @click.argument("slug")
 @click.option("--name", required=True, help="Display name (the menu button).")
-@click.option("--login-url", "login_url", required=True, help="Template with {token}.")
-@click.option("--origin", "origins", multiple=True, help="Allowed origin (repeatable).")
-@click.option("--lifetime", default=900, show_default=True, help="Token lifetime in seconds.")
-@click.option("--logout-url", default=None, help="Front-channel logout URL.")
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default="multipass", show_default=True,
+              help="How the app signs users in.")
+@click.option("--login-url", "login_url", default=None, help="Multipass: template with {token} (required).")
+@click.option("--origin", "origins", multiple=True, help="Multipass: allowed origin (repeatable).")
+@click.option("--lifetime", default=900, show_default=True, help="Multipass: token lifetime in seconds.")
+@click.option("--logout-url", default=None, help="Multipass: front-channel logout URL.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="OIDC: redirect URI, exact (repeatable).")
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
+              help="OIDC: where the app may send users after logout (repeatable).")
+@click.option("--backchannel-logout-uri", default=None, help="OIDC: back-channel logout URI.")
+@click.option("--initiate-login-uri", default=None, help="OIDC: where the menu button starts the app's login.")
+@click.option("--public", is_flag=True, help="OIDC: a public client (no secret; PKCE).")
+@click.option("--third-party", is_flag=True, help="OIDC: ask users for consent (first-party apps skip it).")
+@click.option("--refresh-tokens", is_flag=True, help="OIDC: issue refresh tokens (rotated on use).")
+@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256", show_default=True,
+              help="OIDC: ID-token signing algorithm.")
 @click.option("--login-url-allowed", "login_urls", multiple=True,
-              help="A login URL the service-initiated flow may send tokens to (repeatable; exact match).")
+              help="Multipass: a login URL the service-initiated flow may send tokens to (repeatable; exact match).")
 @click.option("--secret-stdin", is_flag=True, help="Read the secret from standard input.")
-def add_command(slug: str, name: str, login_url: str, origins: tuple[str, ...], lifetime: int,
-                logout_url: str | None, login_urls: tuple[str, ...], secret_stdin: bool) -> None:
+def add_command(slug: str, name: str, protocol: str, login_url: str | None, origins: tuple[str, ...],
+                lifetime: int, logout_url: str | None, login_urls: tuple[str, ...], secret_stdin: bool,
+                **oidc_options: object) -> None:
     """Register a connected app; prints a generated secret once."""
     pasted = _read_secret() if secret_stdin else None
+    if protocol != "multipass":
+        _add_other(slug, name, protocol, pasted, oidc_options)
+        return
+    if not login_url:
+        raise click.UsageError("Missing option '--login-url' (required for a Multipass app).")
     try:
         app, plain = add_app(slug, name, login_url, list(origins), secret=pasted, token_lifetime=lifetime,
                              logout_url=logout_url, login_urls=list(login_urls), actor=ACTOR, shown_in="cli")
@@ -79,6 +98,22 @@ def set_login_urls_command(slug: str, urls: tuple[str, ...]) -> None:
     except HubError as err:
         raise click.ClickException(err.message) from err
     click.echo(f"Login URLs of {app.slug}: {', '.join(app.login_urls) or 'none (service-initiated flow off)'}")
+
+
+def _add_other(slug: str, name: str, protocol: str, pasted: str | None, options: dict[str, object]) -> None:
+    adder = protocol_adder(protocol)
+    if adder is None:
+        raise click.ClickException(f"The {protocol} protocol is not available in this hub.")
+    try:
+        app, plain = adder(slug, name, {**options, "secret": pasted}, ACTOR)
+    except HubError as err:
+        raise click.ClickException(err.message) from err
+    click.echo(f"Registered {protocol} app {app.slug} ({app.name}); client id: {app.slug}")
+    if plain is None:
+        click.echo("Public client: no secret (the app must use PKCE).")
+    elif pasted is None:
+        click.echo("Client secret (shown once, store it in the app now):")
+        click.echo(plain)
 
 
 @apps.command("rotate-secret")

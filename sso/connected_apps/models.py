@@ -12,6 +12,7 @@ from sso.base.clock import utcnow
 from sso.base.db import Base
 
 DEFAULT_TOKEN_LIFETIME = 900  # seconds, Shopify's 15 minutes
+PROTOCOLS = ("multipass", "oidc")
 
 
 class ConnectedApp(Base):
@@ -29,6 +30,9 @@ class ConnectedApp(Base):
     logout_url: Mapped[str | None] = mapped_column(String(2048))
     # Where the service-initiated flow may send a token: exact URLs (scheme, host, port, path, query).
     login_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # "multipass" (a token to login_url_template) or "oidc" (the app is an OpenID Connect
+    # client, see sso.oidc; login_url_template is then empty).
+    protocol: Mapped[str] = mapped_column(String(16), default="multipass", server_default="multipass")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

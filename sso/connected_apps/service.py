@@ -31,7 +31,17 @@ from sso.base.errors import Conflict, NotFound, ValidationError
 from sso.base.redirects import canonical_login_url, normalize_origin, origin_of
 from sso.multipass import MultipassCodec
 
-from .models import ACTIVE, DEFAULT_TOKEN_LIFETIME, NEXT, PREVIOUS, RETIRED, AppSecret, ConnectedApp, fingerprint
+from .models import (
+    ACTIVE,
+    DEFAULT_TOKEN_LIFETIME,
+    NEXT,
+    PREVIOUS,
+    PROTOCOLS,
+    RETIRED,
+    AppSecret,
+    ConnectedApp,
+    fingerprint,
+)
 from .secrets import SecretBox, check_pasted_secret, generate_secret
 
 log = logging.getLogger(__name__)
@@ -211,6 +221,21 @@ def _settings(data: dict[str, Any], current: ConnectedApp | None = None) -> dict
     def pick(key: str, default: Any) -> Any:
         return data[key] if key in data and data[key] is not None else default
 
+    if (current.protocol if current else data.get("protocol", "multipass")) == "oidc":
+        # An OpenID Connect client has no Multipass login URL; sso.oidc checks its URIs.
+        origins = clean_origins(pick("allowed_origins", current.allowed_origins if current else []))
+        return {
+            "name": clean_name(pick("name", current.name if current else None)),
+            "allowed_origins": origins,
+            "login_url_template": "",
+            "login_urls": [],
+            "token_lifetime": clean_lifetime(
+                pick("token_lifetime", current.token_lifetime if current else DEFAULT_TOKEN_LIFETIME)
+            ),
+            "enabled": bool(pick("enabled", current.enabled if current else True)),
+            "logout_url": clean_logout_url(pick("logout_url", current.logout_url if current else None), origins),
+        }
+
     template = pick("login_url_template", current.login_url_template if current else None)
     origins_in = pick("allowed_origins", current.allowed_origins if current else [])
     origins = clean_origins(origins_in)
@@ -265,25 +290,31 @@ def create_connected_app(
     logout_url: str | None = None,
     login_urls: Iterable[str] | str | None = None,
     actor: str | None = None,
+    protocol: str = "multipass",
 ) -> ConnectedApp:
     """Create a connected app without a secret and record ``app_created``; one commit.
 
     With no allowed origins, the login URL's origin is the only one. ``login_urls`` None
     (or empty) registers :func:`default_login_urls`. Raises ValidationError.
+    ``protocol="oidc"`` creates the app half of an OpenID Connect client (no login URL;
+    :mod:`sso.oidc` adds the rest in the same transaction).
     """
     slug = clean_slug(slug)
+    if protocol not in PROTOCOLS:
+        raise ValidationError(f"The protocol must be one of: {', '.join(PROTOCOLS)}.")
     settings = _settings(
         {
             "name": name, "login_url_template": login_url_template,
             "allowed_origins": list(allowed_origins) if not isinstance(allowed_origins, str) else allowed_origins,
             "token_lifetime": token_lifetime, "enabled": enabled, "logout_url": logout_url,
             "login_urls": _given_login_urls(login_urls),
+            "protocol": protocol,
         }
     )
     with transaction():
         if db.session.scalars(select(ConnectedApp.id).where(ConnectedApp.slug == slug)).first():
             raise ValidationError(f"A connected app with the slug {slug!r} already exists.", field="slug")
-        app = ConnectedApp(slug=slug, **settings)
+        app = ConnectedApp(slug=slug, protocol=protocol, **settings)
         db.session.add(app)
         db.session.flush()
         record("app_created", app=app, actor=actor, detail={"name": app.name, "login_url": app.login_url_template})
@@ -657,12 +688,19 @@ class IssuingApp:
     no_codec_reason: str | None = None
     login_urls: tuple[str, ...] = ()
     secret_id: int | None = None  # the active secret's row (see note_issued)
+    protocol: str = "multipass"
 
 
 _generation = [0]  # bumped whenever this process flushes or commits a change to an app or secret
 
 
 def _snapshot(app: ConnectedApp) -> IssuingApp:
+    if app.protocol == "oidc":
+        return IssuingApp(
+            id=app.id, slug=app.slug, name=app.name, enabled=bool(app.enabled), login_url_template="",
+            allowed_origins=tuple(app.allowed_origins or ()), token_lifetime=int(app.token_lifetime),
+            codec=None, no_codec_reason="An OpenID Connect app signs users in itself.", protocol="oidc",
+        )
     try:
         codec: MultipassCodec | None = codec_for(app)
         reason = None
@@ -673,6 +711,7 @@ def _snapshot(app: ConnectedApp) -> IssuingApp:
         login_url_template=app.login_url_template, allowed_origins=tuple(app.allowed_origins or ()),
         token_lifetime=int(app.token_lifetime), codec=codec, no_codec_reason=reason,
         login_urls=tuple(app.login_urls or ()), secret_id=row.id if (row := active_secret(app)) else None,
+        protocol=app.protocol or "multipass",
     )
 
 

@@ -113,6 +113,8 @@ def _settings_form(app: ConnectedApp) -> AppForm:
 @admin_required
 def edit(slug: str) -> ResponseReturnValue:
     app = get_app(slug)
+    if app.protocol == "oidc":  # its settings live with the OIDC provider's admin pages
+        return redirect(url_for("oidc_admin.edit", slug=app.slug))
     if request.method == "GET":
         return _edit_page(app, _settings_form(app))
     form = AppForm(obj=app)

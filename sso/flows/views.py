@@ -36,6 +36,8 @@ def _token_response(location: str) -> Response:
 def jump(slug: str) -> ResponseReturnValue:
     """Issue a token for the logged-in user and send them to the app's login URL."""
     app = get_issuing_app(slug)
+    if app.protocol == "oidc":  # the app signs in itself: its button starts the app's own login
+        return redirect(url_for("oidc.start", slug=app.slug))
     user = current_user._get_current_object()  # the proxy resolved once
     if not user.is_authenticated:
         return _to_login()

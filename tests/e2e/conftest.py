@@ -31,6 +31,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         workdir=tmp_path_factory.mktemp("stack"),
         hub_port=free_port(),
         app_port=free_port(),
+        helpdesk_port=free_port(),
         multipass_max_age=4,
         hub_settings={"SSO_LOGIN_LIMIT_IP": "1000 per minute"},
     ) as running:

@@ -1,0 +1,250 @@
+"""The provider's endpoints: discovery, JWKS, authorize (+ consent), token, userinfo,
+revocation, RP-initiated logout; and the user's page of apps they allowed."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError
+from authlib.oidc.core.errors import ConsentRequiredError
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required, logout_user
+from flask_wtf import FlaskForm
+
+from sso.accounts.service import log_out
+from sso.audit import record
+from sso.base import context
+from sso.base.db import transaction
+from sso.base.errors import HubError
+
+from . import hooks, keys, server
+from .server import Client
+from .service import consents, grant_consent, needs_consent, note_login, revoke_consent
+
+bp = Blueprint("oidc", __name__)
+
+SCOPE_WORDS = {
+    "openid": "know who you are (a stable id for you at this app)",
+    "profile": "see your name and login",
+    "email": "see your e-mail address",
+    "groups": "see the names of your groups",
+}
+
+
+class DecisionForm(FlaskForm):
+    """Allow / deny buttons (CSRF token only)."""
+
+
+def _server() -> server.Server:
+    return context.hub_state().features["oidc.server"]
+
+
+def _protector() -> server.Protector:
+    return context.hub_state().features["oidc.protector"]
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _with_iss(response: Response) -> Response:
+    """RFC 9207: ``iss`` in every authorization response sent back to the app."""
+    location = response.headers.get("Location")
+    if location and "iss=" not in location.split("?", 1)[-1]:
+        from authlib.common.urls import add_params_to_uri
+
+        response.headers["Location"] = add_params_to_uri(location, [("iss", server.issuer())])
+    return _no_store(response)
+
+
+def _page(status: int, title: str, message: str) -> ResponseReturnValue:
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery() -> ResponseReturnValue:
+    response = jsonify(server.metadata())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/oidc/jwks")
+def jwks() -> ResponseReturnValue:
+    response = jsonify(keys.public_jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _login_redirect() -> ResponseReturnValue:
+    return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+
+
+@bp.route("/oidc/authorize", methods=["GET", "POST"])
+def authorize() -> ResponseReturnValue:
+    """Check the request, the user and the app; ask consent when needed; issue a code."""
+    user = current_user._get_current_object()
+    end_user = user if user.is_authenticated else None
+    srv = _server()
+    try:
+        grant = srv.get_consent_grant(end_user=end_user)
+    except OAuth2Error as err:
+        record("oidc_refused", user=end_user, app=(request.values.get("client_id") or "")[:64] or None,
+               detail={"error": err.error, "description": err.description})
+        if err.redirect_uri:  # the request named a registered redirect URI: tell the app
+            return _with_iss(srv.handle_error_response(None, err))
+        return _page(400, "Sign-in request refused",
+                     f"The app sent a sign-in request the hub cannot accept: {err.description or err.error}.")
+    client: Client = grant.request.client
+    if end_user is None:
+        return _login_redirect()
+    if not hooks.may_open(end_user, client.app):
+        record("oidc_refused", user=end_user, app=client.client_id, detail={"error": "access_denied"})
+        error = AccessDeniedError(description="You do not have access to this app.", redirect_uri=grant.redirect_uri)
+        error.state = grant.request.payload.state
+        return _with_iss(srv.handle_error_response(None, error))
+    scope = grant.request.scope or ""
+    prompts = (grant.request.payload.data.get("prompt") or "").split()
+    ask = needs_consent(end_user, client, scope) or "consent" in prompts
+    if ask and "none" in prompts:
+        error = ConsentRequiredError(redirect_uri=grant.redirect_uri)
+        error.state = grant.request.payload.state
+        return _with_iss(srv.handle_error_response(None, error))
+    form = DecisionForm()
+    if ask:
+        if request.method != "POST" or "decision" not in request.form:
+            words = [SCOPE_WORDS[s] for s in scope.split() if s in SCOPE_WORDS]
+            return _no_store(current_app.make_response(render_template(
+                "oidc/consent.html", form=form, app=client.app, words=words)))
+        if not form.validate_on_submit():
+            return _page(400, "Form out of date", "The form was out of date. Go back to the app and try again.")
+        if request.form.get("decision") != "allow":
+            record("oidc_refused", user=end_user, app=client.client_id, detail={"error": "consent denied"})
+            error = AccessDeniedError(description="The user did not allow access.", redirect_uri=grant.redirect_uri)
+            error.state = grant.request.payload.state
+            return _with_iss(srv.handle_error_response(None, error))
+        grant_consent(end_user, client, scope)
+    g.oidc_sid = session.setdefault("oidc_sid", secrets.token_urlsafe(16))
+    g.oidc_auth_time = int(session.get("oidc_auth_time") or context.now().timestamp())
+    with transaction():
+        response = srv.create_authorization_response(grant=grant, grant_user=end_user)
+        if response.status_code == 302 and "code=" in (response.headers.get("Location") or ""):
+            note_login(end_user, client, g.oidc_sid)
+            record("oidc_authorize", user=end_user, app=client.client_id, detail={"scope": scope})
+    return _with_iss(response)
+
+
+@bp.post("/oidc/token")
+def token() -> ResponseReturnValue:
+    """Code and refresh-token grants; one commit, also for refusals that revoke (replays)."""
+    with transaction():
+        response = _server().create_token_response()
+    return _no_store(response)
+
+
+@bp.route("/oidc/userinfo", methods=["GET", "POST"])
+def userinfo() -> ResponseReturnValue:
+    """Claims for a valid access token (header, or form body on POST)."""
+    try:
+        tok: server.Token = _protector().acquire_token(["openid"])
+    except OAuth2Error as err:
+        response = jsonify(dict(err.get_body()))
+        response.status_code = err.status_code
+        for name, value in err.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return _no_store(response)
+    user = tok.get_user()
+    client = tok.get_client()
+    if user is None or not user.active or client is None or not client.app.enabled:
+        response = jsonify(error="invalid_token", error_description="The user or the app is disabled.")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return _no_store(response)
+    return _no_store(jsonify(server.user_claims(user, client, tok.get_scope())))
+
+
+@bp.post("/oidc/revoke")
+def revoke() -> ResponseReturnValue:
+    with transaction():
+        response = _server().create_endpoint_response("revocation")
+    return _no_store(response)
+
+
+@bp.route("/oidc/logout", methods=["GET", "POST"])
+def end_session() -> ResponseReturnValue:
+    """RP-initiated logout: with a valid ``id_token_hint`` for the signed-in user, the hub
+    session ends at once; otherwise the user confirms. Only registered post-logout URIs."""
+    srv = _server()
+    try:
+        req = srv.validate_endpoint_request("end_session")
+    except OAuth2Error as err:
+        record("oidc_refused", detail={"error": err.error, "endpoint": "end_session"})
+        return _page(400, "Logout request refused",
+                     f"The app sent a logout request the hub cannot accept: {err.description or err.error}.")
+    wanted = request.values.get("post_logout_redirect_uri")
+    if wanted and req.redirect_uri is None:
+        return _page(400, "Logout request refused",
+                     "The address the app wants to return to after logout is not registered for it.")
+    user = current_user._get_current_object()
+    hinted = _hinted_user(req)
+    confirmed = request.method == "POST" and DecisionForm().validate_on_submit()
+    if user.is_authenticated and not confirmed and (hinted is None or hinted.id != user.id):
+        return render_template("oidc/logout.html", form=DecisionForm(), app=req.client.app if req.client else None)
+    if user.is_authenticated:
+        log_out(user)
+        logout_user()
+        session.clear()
+    srv.create_endpoint_response("end_session", req)
+    if req.redirect_uri:
+        return redirect(req.redirect_uri)
+    return render_template("oidc/logged_out.html")
+
+
+def _hinted_user(req: Any) -> Any:
+    claims = req.id_token_claims
+    if not claims or req.client is None:
+        return None
+    return server.user_by_subject(str(claims.get("sub", "")), req.client)
+
+
+@bp.get("/oidc/start/<slug>")
+def start(slug: str) -> ResponseReturnValue:
+    """The top-menu button of an OIDC app: go to the app's own login start."""
+    client = server.query_client(slug)
+    if client is None:
+        raise HubError("This app is not available.", title="App unavailable")
+    target = client.row.initiate_login_uri or client.row.redirect_uris[0]
+    if not client.row.initiate_login_uri:
+        from sso.base.redirects import origin_of
+
+        target = (origin_of(target) or target) + "/"
+    return redirect(target)
+
+
+@bp.get("/account/apps")
+@login_required
+def my_apps() -> ResponseReturnValue:
+    """The apps the user allowed (third-party apps), with a button to take access back."""
+    rows = [(app, [SCOPE_WORDS[s] for s in consent.scopes if s in SCOPE_WORDS])
+            for consent, app in consents(current_user)]
+    return render_template("oidc/my_apps.html", rows=rows, form=DecisionForm())
+
+
+@bp.post("/account/apps/<slug>/revoke")
+@login_required
+def revoke_my_app(slug: str) -> ResponseReturnValue:
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        return _page(400, "Form out of date", "The form was out of date. Reload the page and try again.")
+    revoke_consent(current_user._get_current_object(), slug)
+    return redirect(url_for("oidc.my_apps"))
+
+
