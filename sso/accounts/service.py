@@ -424,9 +424,11 @@ def set_password_url(token: str) -> str:
     if has_request_context():
         path = url_for("accounts.set_password", token=token)
         return f"{base}{path}" if base else url_for("accounts.set_password", token=token, _external=True)
-    with current_app.test_request_context():
+    root = base or "http://127.0.0.1:5000"
+    # A request on the base URL's own host: the hub serves trusted hosts only (TRUSTED_HOSTS).
+    with current_app.test_request_context(base_url=root):
         path = url_for("accounts.set_password", token=token)
-    return f"{base or 'http://127.0.0.1:5000'}{path}"
+    return f"{root}{path}"
 
 
 def issue_set_password_link(user: User, *, actor: str | None = None, end_password: bool = False) -> str:

@@ -58,3 +58,12 @@ def test_password_link_command(app, runner) -> None:  # type: ignore[no-untyped-
     assert runner.invoke(args=["users", "password-link", "ghost"]).exit_code != 0
     with app.app_context():
         assert find_user("ann") is not None
+
+
+def test_password_link_command_with_a_base_url_and_trusted_hosts(app, runner) -> None:  # type: ignore[no-untyped-def]
+    """The CLI builds the link on the base URL's host, which is the one the hub trusts."""
+    app.config["BASE_URL"] = "https://sso.example.com"
+    app.config["TRUSTED_HOSTS"] = ["sso.example.com"]
+    result = runner.invoke(args=["users", "password-link", "ann"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().startswith("https://sso.example.com/set-password/")
