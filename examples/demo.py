@@ -34,7 +34,7 @@ def make_stack(environ: Mapping[str, str]) -> Stack:
     """The demo stack, on the ports the environment names."""
     ports = {variable: port_from_env(variable, environ) for variable in DEFAULT_PORTS}
     if len(set(ports.values())) < len(ports):
-        raise StackError(f"{', '.join(f'{k}={v}' for k, v in ports.items())}: give each a different port")
+        raise StackError(f"{', '.join(f'{k}={v}' for k, v in ports.items())}: give them different ports")
     return Stack(workdir=REPO / "instance" / "demo", hub_port=ports["HUB_PORT"], app_port=ports["INVOICING_PORT"],
                  helpdesk_port=ports["HELPDESK_PORT"], quiet=False)
 
