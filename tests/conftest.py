@@ -190,6 +190,9 @@ def app(hub_config: dict[str, object], clock):  # type: ignore[no-untyped-def]
         create_user("ann", "ann@example.com", "Ann Example", password=HUB_USER_PASSWORD)
         clear_audit_log()
     yield hub
+    from user_pairing.service import wait_for_all_refreshes
+
+    wait_for_all_refreshes(hub)  # a pairing refresh in the background holds a connection
     with hub.app_context():
         db.session.remove()
         db.drop_all()

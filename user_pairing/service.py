@@ -241,6 +241,14 @@ def start_background_refresh(app: ConnectedApp, *, actor: str | None = None, for
     return True
 
 
+def wait_for_all_refreshes(flask_app: Flask, timeout: float = 30.0) -> None:
+    """Wait for every background refresh this process started for ``flask_app`` (tests, and
+    an orderly shutdown: a refresh holds a database connection until it ends)."""
+    threads = context.hub_state(flask_app).features.get(_REFRESHES, {})
+    for thread in list(threads.values()):
+        thread.join(timeout)
+
+
 def wait_for_refresh(app: ConnectedApp, timeout: float = 30.0) -> None:
     """Wait for this process's background refresh of ``app`` (tests and the CLI use it)."""
     thread = context.hub_state().features.get(_REFRESHES, {}).get(app.id)
