@@ -318,6 +318,7 @@ PAGES: list[Visit] = [
     Visit("home", SIGNED_IN, "/", heading="Hello"),
     Visit("signed-out", ("anonymous",), open=_signed_out, heading="You are signed out"),
     Visit("users", ADMIN, "/admin/users/", heading="Users"),
+    Visit("mfa-policy", ADMIN, "/admin/users/second-factor", heading="Second factor"),
     Visit("user-new", ADMIN, "/admin/users/new", heading="Add user"),
     Visit("user-new-errors", ADMIN, open=_user_form_errors, heading="Add user"),
     Visit("user-created", ADMIN, open=_user_created, heading="User created"),
