@@ -187,6 +187,33 @@ def _second_step(page: Page, stack: Stack) -> None:
     page.wait_for_selector("h1:has-text('One more step')")
 
 
+def _set_mfa_policy(page: Page, stack: Stack, required: str) -> None:
+    page.goto(f"{stack.hub_url}/admin/users/second-factor")
+    page.check(f"input[name=required][value={required}]")
+    page.click("main form button[type=submit]:has-text('Save')")
+    page.wait_for_selector("#policy-now")
+
+
+def _enrol_at_login(page: Page, stack: Stack) -> None:
+    """While everyone must use a second factor, a new user without one logs in: "Protect your
+    account". The policy is set and put back by an admin in another browser."""
+    login = _new_login(page, stack)
+    admin = page.context.browser.new_context()
+    try:
+        admin_page = admin.new_page()
+        admin_page.goto(f"{stack.hub_url}/login")
+        _fill_login(admin_page, "admin", stack.password)
+        _set_mfa_policy(admin_page, stack, "everyone")
+        try:
+            page.goto(f"{stack.hub_url}/login")
+            _fill_login(page, login, stack.password)
+            page.wait_for_selector("h1:has-text('Protect your account')")
+        finally:
+            _set_mfa_policy(admin_page, stack, "none")
+    finally:
+        admin.close()
+
+
 def _new_group(page: Page, stack: Stack) -> str:
     page.goto(f"{stack.hub_url}/admin/groups/")
     page.fill("input[name=name]", _unique("Team"))
@@ -334,6 +361,7 @@ PAGES: list[Visit] = [
     Visit("account-totp", ("user",), "/account/totp", heading="Set up an authenticator app"),
     Visit("account-recovery-codes", ("anonymous",), open=_recovery_codes, heading="Your recovery codes"),
     Visit("login-second-step", ("anonymous",), open=_second_step, heading="One more step"),
+    Visit("login-enrol", ("anonymous",), open=_enrol_at_login, heading="Protect your account"),
     Visit("forgot-password", ("anonymous",), "/forgot-password", heading="Forgot your password?"),
     Visit("forgot-password-sent", ("anonymous",), open=_forgot_sent),
     Visit("account-apps", SIGNED_IN, "/account/apps", heading="Apps you allowed"),
