@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sso.base.identity import normalize_key
 
 from .db import db
-from .matching import Identity, NotPaired, decide
+from .matching import Identity, LoginRefused, decide
 from .models import Account
 
 
@@ -39,4 +39,7 @@ def account_for(identity: Identity) -> Account:
             return account
         except IntegrityError:
             db.session.rollback()
-    raise NotPaired("The account could not be created; please sign in again.")
+    raise LoginRefused(
+        "Invoices could not set up your account just now.", "Open Invoices again from the hub's start page.",
+        "Two first sign-ins of this user at once: the account was not created twice.",
+    )

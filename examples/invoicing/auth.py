@@ -161,7 +161,7 @@ def _sign_in(token: str) -> BaseResponse | tuple[str, int]:
         identity = identity_from_claims(claims)
     except LoginRefused as err:
         log.info("Multipass sign-in refused: %s", type(err).__name__)
-        return _page(err.status, "Sign-in refused", err.message, err.fix)
+        return _refused(err)
     if current_user.is_authenticated and current_user.login_key != normalize_key(identity.login):
         return _ask_before_switching(identity, claims.get("return_to"))
     return _complete_sign_in(identity, claims.get("return_to"))
@@ -172,7 +172,7 @@ def _complete_sign_in(identity: Identity, return_to: object) -> BaseResponse | t
         account = account_for(identity)
     except LoginRefused as err:
         log.info("Multipass sign-in refused: %s", type(err).__name__)
-        return _page(err.status, "Sign-in refused", err.message, err.fix)
+        return _refused(err)
     # Renew the session: nothing from before the login survives (session fixation).
     session.clear()
     login_user(account)
@@ -251,9 +251,19 @@ def _end_all_sessions() -> None:
 
 
 def _page(status: int, title: str, message: str, fix: str) -> tuple[str, int]:
+    """A failure a new sign-in can cure (an expired link, a store that was down): offer one."""
     return (
         render_template("message.html", title=title, message=message, fix=fix, sign_in=True),
         status,
+    )
+
+
+def _refused(err: LoginRefused) -> tuple[str, int]:
+    """A refusal that signing in again would only repeat: the way out is the hub's start page."""
+    return (
+        render_template("message.html", title="Sign-in refused", message=err.message, fix=err.fix,
+                        detail=err.detail, sign_in=False),
+        err.status,
     )
 
 

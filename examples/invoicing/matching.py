@@ -33,10 +33,13 @@ class LoginRefused(Exception):
 
     status = 403
 
-    def __init__(self, message: str, fix: str = "") -> None:
+    def __init__(self, message: str, fix: str = "", detail: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
+        #: What an administrator needs to fix it (which records differ); shown apart from the
+        #: end user's words.
+        self.detail = detail
 
 
 class BadClaims(LoginRefused):
@@ -46,7 +49,22 @@ class BadClaims(LoginRefused):
 
 
 class NotPaired(LoginRefused):
-    """The hub's login and e-mail do not match one account here."""
+    """The hub's login and e-mail do not match one account here.
+
+    The end user reads :data:`NOT_PAIRED` and whom to ask; ``detail`` names the records
+    that differ, for the administrator who pairs them.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(NOT_PAIRED, NOT_PAIRED_FIX, detail)
+
+
+NOT_PAIRED = "Your account in Invoices does not match your hub account."
+NOT_PAIRED_FIX = "Ask your administrator to pair them."
+ADMIN_FIX = (
+    "Make the login and the e-mail the same in both systems (in the hub or in Invoicing). "
+    "Every unpaired account is listed on the hub's pairing page."
+)
 
 
 class AccountInactive(LoginRefused):
@@ -119,28 +137,21 @@ def decide(identity: Identity, by_login: AccountLike | None, by_email: AccountLi
                 "Ask an Invoicing administrator to reactivate it.",
             )
         return Decision(create=False, account=by_login)
-    fix = (
-        "Make the login and the e-mail the same in both systems (in the hub or in Invoicing), "
-        "then sign in again. An administrator can see every unpaired account on the hub's pairing page."
-    )
     if by_email is None:
         assert by_login is not None
         raise NotPaired(
             f"The accounts are not paired: login {by_login.login} is registered here with "
-            f"{_email_words(by_login)}, the hub sent {identity.email}.",
-            fix,
+            f"{_email_words(by_login)}, the hub sent {identity.email}. {ADMIN_FIX}",
         )
     if by_login is None:
         raise NotPaired(
             f"The accounts are not paired: e-mail {by_email.email} is registered here under login "
-            f"{by_email.login}, the hub sent login {identity.login}.",
-            fix,
+            f"{by_email.login}, the hub sent login {identity.login}. {ADMIN_FIX}",
         )
     raise NotPaired(
         f"The accounts are not paired: login {by_login.login} is registered here with "
         f"{_email_words(by_login)}, and e-mail {by_email.email} belongs to another account here, "
-        f"login {by_email.login}.",
-        fix,
+        f"login {by_email.login}. {ADMIN_FIX}",
     )
 
 

@@ -16,7 +16,8 @@ from sso.base.forms import form_error
 from sso.base.pagination import page_arg
 
 from .factors import reset_factors as factor_reset
-from .forms import ActionForm, UserForm
+from .forms import ActionForm, MfaPolicyForm, UserForm
+from .mfa_policy import current_policy, set_policy, stored_policy, without_factor
 from .models import User
 from .service import (
     create_user,
@@ -48,6 +49,50 @@ def index() -> ResponseReturnValue:
     query = request.args.get("q", "")[:200]
     page = search_users(query, page_arg(request.args.get("page")), int(current_app.config["USERS_PER_PAGE"]))
     return render_template("admin/users.html", users=page.items, q=query, page=page)
+
+
+WHO = {"none": "nobody", "admins": "administrators", "everyone": "everyone"}
+
+
+def _asked(required: str) -> str:
+    """The confirmation: who will be asked to set up a second factor at their next sign-in."""
+    affected = without_factor(required)
+    if required == "none":
+        return "A second factor is now optional: nobody is asked to set one up."
+    if not affected.count:
+        return f"A second factor is now required of {WHO[required]}; all of them already have one."
+    names = ", ".join(affected.logins) + (f" and {affected.count - len(affected.logins)} more"
+                                           if affected.count > len(affected.logins) else "")
+    users = "user" if affected.count == 1 else "users"
+    return (f"A second factor is now required of {WHO[required]}. At their next sign-in, "
+            f"{affected.count} {users} without one will be asked to set one up: {names}.")
+
+
+@bp.route("/second-factor", methods=["GET", "POST"])
+@admin_required
+def mfa_policy() -> ResponseReturnValue:
+    """Require a second factor of nobody, of administrators or of everyone."""
+    form = MfaPolicyForm()
+    error: str | None = None
+    if request.method == "GET":
+        form.required.data = current_policy()
+    elif form.validate_on_submit():
+        try:
+            set_policy(form.required.data or "", actor=_admin().login)
+        except ValidationError as err:
+            error = form_error(form, err)
+        else:
+            flash(_asked(form.required.data or ""), "info")
+            return redirect(url_for("users_admin.mfa_policy"))
+    else:
+        error = None if form.errors.get("required") else "The form was out of date. Reload the page and try again."
+    policy = current_policy()
+    page = render_template(
+        "admin/mfa_policy.html", form=form, policy=policy, who=WHO, stored=stored_policy(),
+        default=current_app.config["MFA_REQUIRED"], waiting=without_factor(policy),
+        error=error,
+    )
+    return page, (400 if request.method == "POST" else 200)
 
 
 @bp.route("/new", methods=["GET", "POST"])

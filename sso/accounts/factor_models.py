@@ -62,3 +62,15 @@ class Passkey(Base):
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MfaPolicy(Base):
+    """Who must use a second factor, as an admin last set it (one row, ``id`` 1). Without
+    the row the ``SSO_MFA_REQUIRED`` setting decides."""
+
+    __tablename__ = "mfa_policy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    required: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    changed_by: Mapped[str | None] = mapped_column(String(64))

@@ -46,6 +46,7 @@ from sso.base.db import db, transaction
 from sso.base.errors import HubError, NotFound, ValidationError
 
 from .factor_models import Passkey, RecoveryCode, TotpFactor
+from .mfa_policy import current_policy
 from .models import User
 
 register_events(
@@ -83,8 +84,8 @@ def has_factor(user: User) -> bool:
 
 
 def factor_required(user: User) -> bool:
-    """Does the ``SSO_MFA_REQUIRED`` policy require a second factor of ``user``?"""
-    policy = current_app.config["MFA_REQUIRED"]
+    """Does the policy (an admin's choice, else ``SSO_MFA_REQUIRED``) require a second factor of ``user``?"""
+    policy = current_policy()
     return policy == "everyone" or (policy == "admins" and bool(user.is_admin))
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 
@@ -38,3 +39,17 @@ class UserForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that posts (CSRF token only)."""
+
+
+class MfaPolicyForm(FlaskForm):
+    """Who must use a second factor."""
+
+    required = RadioField(
+        "Who must use a second factor",
+        choices=[
+            SelectChoice("none", "Nobody: a second factor is optional"),
+            SelectChoice("admins", "Administrators"),
+            SelectChoice("everyone", "Everyone"),
+        ],
+        validators=[DataRequired("Choose who must use a second factor.")],
+    )

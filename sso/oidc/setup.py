@@ -41,4 +41,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(cli.oidc)
     register_protocol(app, "oidc", cli.add_from_cli)
     sessions_ended.connect(service.on_sessions_ended, weak=False)
-    user_logged_in.connect(_stamp_login, weak=False)
+    user_logged_in.connect(_stamp_login, sender=app, weak=False)  # this hub only, not any flask-login app

@@ -166,9 +166,15 @@ def test_unpaired_user_sees_what_differs(page, stack: Stack) -> None:  # type: i
     with page.expect_response(lambda r: "/login/multipass/" in r.url) as landing:
         page.click("a.app-button:has-text('Invoices')")
     assert landing.value.status == 403
-    text = page.locator("main").inner_text()
-    assert "bob@old-mail.example" in text and "bob@example.com" in text
+    assert page.locator("#message").inner_text() == "Your account in Invoices does not match your hub account."
+    assert "bob@old-mail.example" not in page.locator("main").inner_text()  # folded: for the administrator
+    page.click("details.admin-detail summary")
+    detail = page.locator("#admin-detail").inner_text()
+    assert "bob@old-mail.example" in detail and "bob@example.com" in detail
     assert page.locator("#current-user").count() == 0
+    page.click("#back-to-hub")  # the way out leads to the hub's start page, not into the same refusal
+    page.wait_for_url(stack.hub_url + "/")
+    assert "Hello" in page.locator("h1").inner_text()
 
 
 def test_admin_sees_who_is_paired_and_creates_the_missing_account_in_the_app(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]

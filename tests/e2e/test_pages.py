@@ -140,6 +140,206 @@ def _too_many_attempts(page: Page, stack: Stack) -> None:
     assert page.title().startswith("Too many attempts"), page.title()
 
 
+def _totp_code(page: Page) -> str:
+    import pyotp
+
+    secret = page.locator("code.secret-key").text_content() or ""
+    return str(pyotp.TOTP(secret.strip()).now())
+
+
+def _enrol_totp(page: Page, stack: Stack, login: str) -> None:
+    page.goto(f"{stack.hub_url}/login")
+    _fill_login(page, login, stack.password)
+    page.goto(f"{stack.hub_url}/account/totp")
+    page.fill("input[name=code]", _totp_code(page))
+    page.click("form button[type=submit]:has-text('Turn on')")
+    page.wait_for_selector("h1:has-text('Your recovery codes')")
+
+
+def _new_login(page: Page, stack: Stack) -> str:
+    """A new user, made with the CLI, who chose their password: signed out, ready to log in."""
+    page.context.clear_cookies()
+    login = _unique("mfa")
+    out = stack._run(["--app", "wsgi", "users", "create", login, f"{login}@example.com"], stack.hub_env())
+    match = re.search(r"(/set-password/\S+)", out)
+    assert match, out
+    page.goto(stack.hub_url + match.group(1))
+    page.fill("input[name=password]", stack.password)
+    page.fill("input[name=confirm]", stack.password)
+    page.click("form button[type=submit]:has-text('Set password')")
+    page.wait_for_load_state()
+    page.context.clear_cookies()
+    return login
+
+
+def _recovery_codes(page: Page, stack: Stack) -> None:
+    """A new user turns on an authenticator app: the page with their recovery codes."""
+    _enrol_totp(page, stack, _new_login(page, stack))
+
+
+def _second_step(page: Page, stack: Stack) -> None:
+    """A user with an authenticator app logs in: the second step asks for a code."""
+    login = _new_login(page, stack)
+    _enrol_totp(page, stack, login)
+    page.context.clear_cookies()
+    page.goto(f"{stack.hub_url}/login")
+    _fill_login(page, login, stack.password)
+    page.wait_for_selector("h1:has-text('One more step')")
+
+
+def _set_mfa_policy(page: Page, stack: Stack, required: str) -> None:
+    page.goto(f"{stack.hub_url}/admin/users/second-factor")
+    page.check(f"input[name=required][value={required}]")
+    page.click("main form button[type=submit]:has-text('Save')")
+    page.wait_for_selector("#policy-now")
+
+
+def _enrol_at_login(page: Page, stack: Stack) -> None:
+    """While everyone must use a second factor, a new user without one logs in: "Protect your
+    account". The policy is set and put back by an admin in another browser."""
+    login = _new_login(page, stack)
+    admin = page.context.browser.new_context()
+    try:
+        admin_page = admin.new_page()
+        admin_page.goto(f"{stack.hub_url}/login")
+        _fill_login(admin_page, "admin", stack.password)
+        _set_mfa_policy(admin_page, stack, "everyone")
+        try:
+            page.goto(f"{stack.hub_url}/login")
+            _fill_login(page, login, stack.password)
+            page.wait_for_selector("h1:has-text('Protect your account')")
+        finally:
+            _set_mfa_policy(admin_page, stack, "none")
+    finally:
+        admin.close()
+
+
+def _new_group(page: Page, stack: Stack) -> str:
+    page.goto(f"{stack.hub_url}/admin/groups/")
+    page.fill("input[name=name]", _unique("Team"))
+    page.click("form button[type=submit]:has-text('Create group')")
+    page.wait_for_selector("h1:has-text('Group ')")
+    return str(page.url).removeprefix(stack.hub_url)
+
+
+def _group_page(page: Page, stack: Stack) -> None:
+    _new_group(page, stack)
+
+
+def _group_delete_confirm(page: Page, stack: Stack) -> str:
+    return _new_group(page, stack) + "/delete"
+
+
+def _new_app(page: Page, stack: Stack) -> str:
+    """A disabled connected app with a generated secret; returns its slug."""
+    _app_secret_shown(page, stack)
+    return str(page.url).split("/admin/apps/")[1].split("/")[0]
+
+
+def _stage_secret(page: Page, stack: Stack) -> str:
+    slug = _new_app(page, stack)
+    page.goto(f"{stack.hub_url}/admin/apps/{slug}")
+    page.click("form button[type=submit]:has-text('Stage new secret')")
+    page.wait_for_selector("#secret")
+    return slug
+
+
+def _staged_secret_shown(page: Page, stack: Stack) -> None:
+    """The page that shows a staged secret, once."""
+    _stage_secret(page, stack)
+
+
+def _rotation_staged(page: Page, stack: Stack) -> str:
+    """The app page between staging and activating: step 2 is the current one."""
+    return f"/admin/apps/{_stage_secret(page, stack)}"
+
+
+def _rotation_retire(page: Page, stack: Stack) -> str:
+    """The app page after activating the staged secret: step 3 (retire) is the current one."""
+    slug = _stage_secret(page, stack)
+    page.goto(f"{stack.hub_url}/admin/apps/{slug}")
+    page.check("#step-activate input[type=checkbox]")
+    page.click("#step-activate button[type=submit]")
+    page.wait_for_load_state()
+    return f"/admin/apps/{slug}"
+
+
+def _pairing_link(page: Page, stack: Stack, selector: str) -> str:
+    """The first link matching ``selector`` on the pairing page (any status filter) that opens a
+    confirm page: what other tests fixed already sends back to the list instead."""
+    page.goto(f"{stack.hub_url}/admin/pairing/invoices")
+    lists = ["/admin/pairing/invoices"]
+    lists += [str(a.get_attribute("href")) for a in page.locator("a[href*='status=']").all()]
+    for listing in lists:
+        page.goto(stack.hub_url + listing)
+        for href in [str(a.get_attribute("href")) for a in page.locator(selector).all()]:
+            page.goto(stack.hub_url + href)
+            if "please confirm" in page.locator("h1").first.inner_text():
+                return href
+            page.goto(stack.hub_url + listing)
+    raise AssertionError(f"no {selector} on the pairing page opens a confirm page")
+
+
+def _pairing_fix_confirm(page: Page, stack: Stack) -> str:
+    return _pairing_link(page, stack, "a.fix-link")
+
+
+def _pairing_bulk_confirm(page: Page, stack: Stack) -> str:
+    return _pairing_link(page, stack, "a.bulk-fix")
+
+
+def _new_oidc_app(page: Page, stack: Stack) -> str:
+    """A third-party OpenID Connect app added through the admin form; the page then shows its secret."""
+    slug = _unique("oidc")
+    page.goto(f"{stack.hub_url}/admin/oidc/new")
+    page.fill("input[name=slug]", slug)
+    page.fill("input[name=name]", "Partner portal")
+    page.fill("textarea[name=redirect_uris]", "https://partner.example/callback")
+    page.check("input[name=third_party]")
+    page.click("form button[type=submit]:has-text('Save')")
+    page.wait_for_selector("h1:has-text('Client secret for')")
+    return slug
+
+
+def _oidc_secret_shown(page: Page, stack: Stack) -> None:
+    _new_oidc_app(page, stack)
+
+
+def _oidc_logged_out(page: Page, stack: Stack) -> None:
+    """A new user confirms the logout an app asked for."""
+    login = _new_login(page, stack)
+    page.goto(f"{stack.hub_url}/login")
+    _fill_login(page, login, stack.password)
+    page.goto(f"{stack.hub_url}/oidc/logout")
+    page.click("main form button[type=submit]:has-text('Log out')")
+    page.wait_for_selector("h1:has-text('You are logged out')")
+
+
+def _forgot_sent(page: Page, stack: Stack) -> None:
+    """The answer to the forgot-password form (the demo hub sends no mail)."""
+    page.goto(f"{stack.hub_url}/forgot-password")
+    page.fill("input[name=email]", "nobody@example.com")
+    page.click("form button[type=submit]:has-text('Send the link')")
+    page.wait_for_load_state()
+
+
+def _consent(page: Page, stack: Stack) -> str:
+    """A third-party OpenID Connect app asks to sign the admin in: the consent page."""
+    import base64
+    import hashlib
+    from urllib.parse import urlencode
+
+    slug = _new_oidc_app(page, stack)
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = urlencode({
+        "client_id": slug, "response_type": "code", "redirect_uri": "https://partner.example/callback",
+        "scope": "openid profile email", "state": "s", "nonce": "n",
+        "code_challenge": challenge, "code_challenge_method": "S256",
+    })
+    return f"/oidc/authorize?{query}"
+
+
 #: Every hub page, and who sees it. Pages of plugins and new features: add a line here.
 PAGES: list[Visit] = [
     Visit("login", ("anonymous",), "/login", heading="Log in to"),
@@ -148,6 +348,7 @@ PAGES: list[Visit] = [
     Visit("home", SIGNED_IN, "/", heading="Hello"),
     Visit("signed-out", ("anonymous",), open=_signed_out, heading="You are signed out"),
     Visit("users", ADMIN, "/admin/users/", heading="Users"),
+    Visit("mfa-policy", ADMIN, "/admin/users/second-factor", heading="Second factor"),
     Visit("user-new", ADMIN, "/admin/users/new", heading="Add user"),
     Visit("user-new-errors", ADMIN, open=_user_form_errors, heading="Add user"),
     Visit("user-created", ADMIN, open=_user_created, heading="User created"),
@@ -159,6 +360,29 @@ PAGES: list[Visit] = [
     Visit("app-secret", ADMIN, open=_app_secret_shown, heading="Secret for Screenshot app"),
     Visit("audit", ADMIN, "/admin/audit/", heading="Audit log"),
     Visit("pairing", ADMIN, "/admin/pairing/invoices", heading="Who can move between"),
+    Visit("account", SIGNED_IN, "/account/", heading="Your account"),
+    Visit("account-totp", ("user",), "/account/totp", heading="Set up an authenticator app"),
+    Visit("account-recovery-codes", ("anonymous",), open=_recovery_codes, heading="Your recovery codes"),
+    Visit("login-second-step", ("anonymous",), open=_second_step, heading="One more step"),
+    Visit("login-enrol", ("anonymous",), open=_enrol_at_login, heading="Protect your account"),
+    Visit("forgot-password", ("anonymous",), "/forgot-password", heading="Forgot your password?"),
+    Visit("forgot-password-sent", ("anonymous",), open=_forgot_sent),
+    Visit("account-apps", SIGNED_IN, "/account/apps", heading="Apps you allowed"),
+    Visit("oidc-consent", ADMIN, open=_consent, heading="Allow Partner portal"),
+    Visit("oidc-logout-confirm", SIGNED_IN, "/oidc/logout", heading="Log out?"),
+    Visit("oidc-logged-out", ("anonymous",), open=_oidc_logged_out, heading="You are logged out"),
+    Visit("oidc-app-secret", ADMIN, open=_oidc_secret_shown, heading="Client secret for Partner portal"),
+    Visit("oidc-app-new", ADMIN, "/admin/oidc/new", heading="Add an OpenID Connect app"),
+    Visit("oidc-app-edit", ADMIN, "/admin/oidc/helpdesk", heading="Helpdesk"),
+    Visit("groups", ADMIN, "/admin/groups/", heading="Groups"),
+    Visit("group", ADMIN, open=_group_page, heading="Group Team"),
+    Visit("group-delete-confirm", ADMIN, open=_group_delete_confirm, heading="Delete the group"),
+    Visit("app-access", ADMIN, "/admin/groups/apps/invoices/access", heading="Who may open Invoices"),
+    Visit("app-secret-staged", ADMIN, open=_staged_secret_shown, heading="New (staged) secret"),
+    Visit("app-rotation-activate", ADMIN, open=_rotation_staged, heading="Edit Screenshot app"),
+    Visit("app-rotation-retire", ADMIN, open=_rotation_retire, heading="Edit Screenshot app"),
+    Visit("pairing-fix-confirm", ADMIN, open=_pairing_fix_confirm, heading="please confirm"),
+    Visit("pairing-bulk-confirm", ADMIN, open=_pairing_bulk_confirm, heading="please confirm"),
     Visit("error-403", ("user",), "/admin/users/", status=403, heading="Access denied"),
     Visit("error-404", ANYONE, "/no/such/page", status=404, heading="Page not found"),
     Visit("error-429", ("anonymous",), open=_too_many_attempts, heading="Log in to"),

@@ -209,6 +209,27 @@ def test_login_mismatch_page_names_what_differs(app: Flask, client: FlaskClient,
     assert "e-mail carol@example.com is registered here under login caroline, the hub sent login carol" in body
 
 
+def test_not_paired_page_speaks_to_the_end_user_and_does_not_loop(
+    app: Flask, client: FlaskClient, token: Token
+) -> None:
+    add_account(app, "bob", "bob@old-mail.example")
+    body = assert_refused(client, "/login?multipass=" + token(login="bob", email="bob@example.com"), 403,
+                          "not paired")
+    assert '<p class="message" id="message">Your account in Invoices does not match your hub account.</p>' in body
+    assert '<p class="fix">Ask your administrator to pair them.</p>' in body
+    detail = body.split('<details class="admin-detail">', 1)[1].split("</details>", 1)[0]
+    assert "bob@old-mail.example" in detail and "bob@old-mail.example" not in body.split("<details", 1)[0]
+    # The next step leaves the failure: the hub's start page, not this app's login (which would
+    # fetch the same token for the same hub user and be refused again).
+    assert 'id="sign-in-again"' not in body and 'href="/login"' not in body.split("</header>", 1)[1]
+    assert f'id="back-to-hub" href="{app.config["HUB_URL"]}/"' in body
+
+
+def test_an_expired_link_still_offers_to_sign_in_again(client: FlaskClient) -> None:
+    body = assert_refused(client, "/login?multipass=not-a-token")
+    assert 'id="sign-in-again" href="/login"' in body and 'id="back-to-hub"' not in body
+
+
 def test_refusal_page_escapes_hostile_values(app: Flask, client: FlaskClient, token: Token) -> None:
     add_account(app, "mallory", "m@example.com")
     body = assert_refused(client, "/login?multipass=" + token(login="mallory", email="<script>@x.example"), 403,

@@ -68,21 +68,29 @@ def test_same_account_by_login_and_email_signs_in() -> None:
 def test_login_known_with_other_email_names_both_emails() -> None:
     with pytest.raises(NotPaired) as err:
         decide(ANN, Acc("ann", "a@old.example"), None)
-    assert "login ann is registered here with e-mail a@old.example, the hub sent ann@example.com" in err.value.message
-    assert "same in both systems" in err.value.fix
+    assert "login ann is registered here with e-mail a@old.example, the hub sent ann@example.com" in err.value.detail
+    assert "same in both systems" in err.value.detail
 
 
 def test_email_known_under_other_login_names_both_logins() -> None:
     carol = Identity(login="carol", email="carol@example.com", name="Carol")
     with pytest.raises(NotPaired) as err:
         decide(carol, None, Acc("caroline", "carol@example.com"))
-    assert "registered here under login caroline, the hub sent login carol" in err.value.message
+    assert "registered here under login caroline, the hub sent login carol" in err.value.detail
 
 
 def test_login_and_email_on_two_accounts_is_refused() -> None:
     with pytest.raises(NotPaired) as err:
         decide(ANN, Acc("ann", "x@example.com"), Acc("annie", "ann@example.com"))
-    assert "login annie" in err.value.message and "x@example.com" in err.value.message
+    assert "login annie" in err.value.detail and "x@example.com" in err.value.detail
+
+
+def test_the_end_user_reads_plain_words_and_whom_to_ask() -> None:
+    with pytest.raises(NotPaired) as err:
+        decide(ANN, Acc("ann", "a@old.example"), None)
+    assert err.value.message == "Your account in Invoices does not match your hub account."
+    assert err.value.fix == "Ask your administrator to pair them."
+    assert "a@old.example" not in err.value.message + err.value.fix  # record details are for the admin
 
 
 def test_inactive_account_is_refused() -> None:
