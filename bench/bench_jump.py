@@ -103,7 +103,10 @@ def bare_app() -> Any:
     engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_pre_ping=True)
 
     def jump(slug: str, write: bool):  # type: ignore[no-untyped-def]
-        ident, _, nonce = str(session.get("_user_id", "")).partition(".")
+        # The hub's flask-login id is "<user id>.<session nonce>.<session record id>"; the
+        # bare endpoint checks the nonce on the user row only (no session record, no lifetimes).
+        ident, _, rest = str(session.get("_user_id", "")).partition(".")
+        nonce = rest.partition(".")[0]
         with Session(engine) as db:
             user = db.get(BareUser, int(ident)) if ident.isdigit() else None
             if user is None or not user.active or user.session_nonce != nonce:

@@ -53,7 +53,7 @@ def test_ports_from_the_environment() -> None:
     for bad in ("abc", "0", "70000", "-1"):
         with pytest.raises(StackError, match="HUB_PORT must be a port number"):
             port_from_env("HUB_PORT", {"HUB_PORT": bad})
-    with pytest.raises(StackError, match="give each a different port"):
+    with pytest.raises(StackError, match="give them different ports"):
         make_stack({"HUB_PORT": "5100", "INVOICING_PORT": "5100"})
 
 
