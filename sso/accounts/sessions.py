@@ -64,11 +64,15 @@ def load_session_user(login_id: str) -> tuple[User, str] | None:
     nonce, _, session_id = rest.partition(".")
     if not ident.isdigit() or not nonce or not session_id:
         return None
-    user = db.session.get(User, int(ident))
-    if user is None or not user.active or not secrets.compare_digest(user.session_nonce, nonce):
+    # One round trip for both rows (every signed-in request pays it).
+    found = db.session.execute(
+        select(User, UserSession).join(UserSession, UserSession.user_id == User.id)
+        .where(User.id == int(ident), UserSession.id == session_id)
+    ).first()
+    if found is None:
         return None
-    row = db.session.get(UserSession, session_id)
-    if row is None or row.user_id != user.id:
+    user, row = found
+    if not user.active or not secrets.compare_digest(user.session_nonce, nonce):
         return None
     now = context.now()
     if now - _aware(row.last_seen) >= TOUCH_EVERY:

@@ -5,9 +5,10 @@
   more than 2, 0 turns it off), like the issuing apps of :mod:`sso.connected_apps.service`.
   A change made through this process (:func:`forget_policies`, called by the use cases)
   counts at once; other workers and hub instances follow within the TTL.
-* A user's groups: one query per request at most, kept in ``flask.g`` for the rest of the
-  request (the access check and the ``groups`` claim share it) and dropped by every change
-  of membership.
+* A user's groups: kept per worker process for the same TTL (every jump needs them, for the
+  access check and the ``groups`` claim), and in ``flask.g`` for the rest of the request. A
+  change of membership made through this process (:func:`forget_memberships`) counts at once;
+  other workers and hub instances follow within the TTL, as for the policies.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from cachetools import LRUCache
 from flask import current_app, g, has_app_context
 from sqlalchemy import select
 
@@ -33,6 +35,11 @@ class _Policies:
     lock: threading.Lock = field(default_factory=threading.Lock)
     generation: int = 0
     loaded: tuple[int, float, dict[int, frozenset[int]]] | None = None  # (generation, expires, map)
+    member_generation: int = 0
+    # user id -> (member generation, expires, the user's (group id, name) pairs)
+    members: LRUCache[int, tuple[int, float, tuple[tuple[int, str], ...]]] = field(
+        default_factory=lambda: LRUCache(10_000)
+    )
 
 
 def _state() -> _Policies:
@@ -80,17 +87,34 @@ def groups_of(user_id: int) -> tuple[tuple[int, str], ...]:
     cache: dict[int, tuple[tuple[int, str], ...]] | None = g.get(_G_KEY) if has_app_context() else None
     if cache is not None and user_id in cache:
         return cache[user_id]
-    stmt = (
-        select(Group.id, Group.name).join(GroupMember, GroupMember.group_id == Group.id)
-        .where(GroupMember.user_id == user_id).order_by(Group.name_key)
-    )
-    rows = tuple((gid, name) for gid, name in db.session.execute(stmt))
+    ttl = min(float(current_app.config["APP_CACHE_TTL"]), MAX_TTL)
+    state = _state()
+    now = context.clock().time()
+    with state.lock:
+        generation = state.member_generation
+        kept = state.members.get(user_id) if ttl > 0 else None
+    if kept is not None and kept[0] == generation and now < kept[1]:
+        rows = kept[2]
+    else:
+        stmt = (
+            select(Group.id, Group.name).join(GroupMember, GroupMember.group_id == Group.id)
+            .where(GroupMember.user_id == user_id).order_by(Group.name_key)
+        )
+        rows = tuple((gid, name) for gid, name in db.session.execute(stmt))
+        if ttl > 0:
+            with state.lock:
+                state.members[user_id] = (generation, now + ttl, rows)
     if has_app_context():
         g.setdefault(_G_KEY, {})[user_id] = rows
     return rows
 
 
 def forget_memberships() -> None:
-    """Drop the request's cached memberships (after any change of groups or members)."""
+    """Drop the cached memberships of this request and of this worker (after any change of
+    groups or members); other workers follow within the TTL."""
     if has_app_context():
         g.pop(_G_KEY, None)
+        state = _state()
+        with state.lock:
+            state.member_generation += 1
+            state.members.clear()

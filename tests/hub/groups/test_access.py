@@ -166,3 +166,27 @@ def test_with_the_cache_off_a_change_counts_at_once(app, client, auth, connected
         db.session.add(AppAccess(app_id=get_app("invoices").id))
         db.session.commit()
     assert client.get("/sso/jump/invoices").status_code == 403
+
+
+def test_a_users_groups_are_cached_per_worker_within_the_ttl(app, client, auth, connected_app, clock) -> None:  # type: ignore[no-untyped-def]
+    """Every jump needs the user's groups (access check and claim): kept per worker for at most
+    2 s by the app's clock; a membership change made by another worker counts after that, one
+    made through this worker at once."""
+    from sso.groups.models import GroupMember
+
+    _restrict(app, "Finance")
+    auth.login()
+    assert client.get("/sso/jump/invoices").status_code == 403  # ann's groups (none) now cached
+    with app.app_context():
+        finance = find_group("Finance")
+        db.session.add(GroupMember(group_id=finance.id, user_id=find_user("ann").id))  # another worker
+        db.session.commit()
+    assert client.get("/sso/jump/invoices").status_code == 403  # this worker still has ann's old groups
+    clock.advance(2.01)
+    assert client.get("/sso/jump/invoices").status_code == 302
+    with app.app_context():
+        create_group("Sales")
+        add_member(find_group("Sales"), "ann")  # through this worker: counts at once
+    token = unquote(client.get("/sso/jump/invoices").headers["Location"].rsplit("/", 1)[1])
+    _slug, plain = connected_app
+    assert MultipassCodec(plain).decode(token)["groups"] == ["Finance", "Sales"]
