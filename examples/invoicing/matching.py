@@ -11,7 +11,7 @@ the order they apply:
   login, or they belong to two accounts): refuse, and say exactly what differs.
 
 Never match on the login alone: whoever creates ``admin`` at the hub would become admin
-here (PROTOCOL.md pitfall 8).
+here (linking accounts on one field alone is how account takeovers happen).
 """
 
 from __future__ import annotations

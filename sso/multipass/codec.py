@@ -1,6 +1,6 @@
 """Shopify-format Multipass tokens: encode and decode, nothing else.
 
-Wire format (see PROTOCOL.md section 2)::
+Wire format (Shopify Multipass; docs/connecting-an-app.md)::
 
     key material = SHA-256(secret as UTF-8)
     AES-128 key  = key material[0:16]      HMAC-SHA256 key = key material[16:32]

@@ -1,4 +1,4 @@
-"""The one redirect check: every hostile form from PROTOCOL.md pitfall 7, and the safe ones."""
+"""The one redirect check: every hostile form seen in real implementations, and the safe ones."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A second Multipass implementation, written from PROTOCOL.md section 2 only.
+"""A second Multipass implementation, written from Shopify's public description of the wire format only.
 
 It must never import :mod:`sso.multipass`: its whole point is to disagree with the module
 under test whenever that module drifts from the wire format. It is deliberately plain and

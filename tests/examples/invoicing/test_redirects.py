@@ -1,7 +1,7 @@
 """The reference app's return_to check is the hub's: only this app's own places survive.
 
 The app calls :func:`sso.base.redirects.safe_return_to` with its own origin as the only
-allowed one (PROTOCOL.md pitfall 7). These are the cases the app's own copy of the check
+allowed one (the open-redirect tricks seen in real Multipass consumers). These are the cases the app's own copy of the check
 was tested with; the hub's test module holds the rest.
 """
 

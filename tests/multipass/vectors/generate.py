@@ -58,12 +58,12 @@ def b64(raw: bytes) -> str:
 
 def main() -> None:
     kat = spec.seal(KAT_SECRET, KAT_PLAINTEXT.encode("utf-8"), bytes(range(16)))
-    assert kat == KAT_TOKEN, "the independent implementation disagrees with PROTOCOL.md"
+    assert kat == KAT_TOKEN, "the independent implementation disagrees with the published known answer"
     assert spec.open_raw(KAT_SECRET, KAT_TOKEN).decode("utf-8") == KAT_PLAINTEXT
 
     base_claims = '"email":"ann@example.com","login":"ann"'
     valids = [
-        {"name": "PROTOCOL.md known answer (-04:00, no fraction)", "secret": KAT_SECRET,
+        {"name": "published known answer (-04:00, no fraction)", "secret": KAT_SECRET,
          "iv": bytes(range(16)).hex(), "plaintext": KAT_PLAINTEXT, "token": KAT_TOKEN, "now": KAT_NOW,
          "claims": json.loads(KAT_PLAINTEXT)},
         valid("unicode claims, Z with milliseconds (Node style)",
