@@ -17,7 +17,8 @@ from typing import Any
 
 from flask import current_app
 from joserfc.jwk import ECKey, KeySet, RSAKey
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from sso.audit import record
 from sso.base import context
@@ -33,12 +34,35 @@ _lock = threading.Lock()
 Key = RSAKey | ECKey
 
 
+@dataclass(frozen=True)
+class KeyRow:
+    """A key row without its ORM session (what the schedule keeps between requests)."""
+
+    kid: str
+    alg: str
+    encrypted_jwk: str
+    created_at: datetime
+    signs_from: datetime
+
+
 @dataclass
 class KeyCache:
-    """Decrypted keys of this process by kid (keys never change once written)."""
+    """Decrypted keys of this process by kid (keys never change once written), and the key
+    schedule (which keys exist, from when they sign), kept for ``APP_CACHE_TTL`` seconds of
+    the app's clock (at most 2) and dropped at once when this worker writes a key."""
 
     keys: dict[str, Key] = field(default_factory=dict)
+    schedule: tuple[int, float, tuple[KeyRow, ...]] | None = None  # (generation, loaded at, rows)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_generation = [0]
+
+
+@event.listens_for(Session, "after_flush")
+def _keys_flushed(session: Session, _context: Any) -> None:
+    if any(isinstance(obj, OidcKey) for group in (session.new, session.dirty, session.deleted) for obj in group):
+        _generation[0] += 1
 
 
 def _cache() -> KeyCache:
@@ -66,7 +90,7 @@ def _new_row(alg: str, signs_from: datetime) -> OidcKey:
                    created_at=context.now(), signs_from=signs_from)
 
 
-def _load(row: OidcKey) -> Key:
+def _load(row: OidcKey | KeyRow) -> Key:
     cache = _cache()
     with cache.lock:
         key = cache.keys.get(row.kid)
@@ -80,6 +104,22 @@ def _load(row: OidcKey) -> Key:
 
 def _rows() -> list[OidcKey]:
     return list(db.session.scalars(select(OidcKey).order_by(OidcKey.signs_from, OidcKey.id)))
+
+
+def _schedule() -> list[KeyRow]:
+    """Every key as :class:`KeyRow`, from this worker's cache when it is fresh."""
+    cache = _cache()
+    ttl = min(float(current_app.config["APP_CACHE_TTL"]), 2.0)
+    now = context.clock().time()
+    with cache.lock:
+        held = cache.schedule
+    if held is not None and held[0] == _generation[0] and 0 <= now - held[1] < ttl:
+        return list(held[2])
+    generation = _generation[0]
+    rows = tuple(KeyRow(r.kid, r.alg, r.encrypted_jwk, r.created_at, r.signs_from) for r in ensure_keys())
+    with cache.lock:
+        cache.schedule = (generation, now, rows)
+    return list(rows)
 
 
 def ensure_keys() -> list[OidcKey]:
@@ -100,7 +140,7 @@ def _lifetime() -> timedelta:
     return timedelta(seconds=int(current_app.config["OIDC_ID_TOKEN_LIFETIME"]))
 
 
-def _signing_row(rows: list[OidcKey], alg: str, now: datetime) -> OidcKey | None:
+def _signing_row(rows: list[KeyRow], alg: str, now: datetime) -> KeyRow | None:
     live = [r for r in rows if r.alg == alg and _aware(r.signs_from) <= now]
     return live[-1] if live else None
 
@@ -115,19 +155,19 @@ def signing_key(alg: str) -> tuple[str, Key]:
     """The (kid, private key) that signs with ``alg`` now."""
     if alg not in ALGORITHMS:
         raise ValueError(f"unsupported algorithm {alg}")
-    rows = ensure_keys()
+    rows = _schedule()
     row = _signing_row(rows, alg, context.now())
     if row is None:  # only newer keys than now (a clock set back): the oldest one
         row = next(r for r in rows if r.alg == alg)
     return row.kid, _load(row)
 
 
-def published_rows() -> list[OidcKey]:
+def published_rows() -> list[KeyRow]:
     """Keys in the JWKS: the signing ones, the ones about to sign, and replaced ones whose
     ID tokens may still be valid."""
-    rows = ensure_keys()
+    rows = _schedule()
     now = context.now()
-    keep: list[OidcKey] = []
+    keep: list[KeyRow] = []
     for row in rows:
         newer = [r for r in rows if r.alg == row.alg and _aware(r.signs_from) > _aware(row.signs_from)]
         started = [r for r in newer if _aware(r.signs_from) <= now]

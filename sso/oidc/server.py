@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
@@ -35,7 +36,7 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, current_app, g, request, url_for
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from sqlalchemy import CursorResult, Executable, select, update
+from sqlalchemy import CursorResult, Executable, insert, select, update
 
 from sso.accounts.models import User
 from sso.audit import record
@@ -44,7 +45,7 @@ from sso.base.db import db
 from sso.connected_apps.models import ConnectedApp
 from sso.flows.multipass import split_name
 
-from . import hooks, keys
+from . import clients, hooks, keys
 from .models import OidcClient, OidcCode, OidcSubject, OidcToken
 
 SCOPES = ("openid", "profile", "email", "groups")
@@ -79,18 +80,58 @@ def now_ts() -> int:
 # -- the client ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AppView:
+    """The connected app behind a client, as the provider reads it (a detached copy)."""
+
+    id: int
+    slug: str
+    name: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """An OIDC client's settings, copied from its row so a worker can keep them across
+    requests (see :func:`query_client`); field names are the row's."""
+
+    id: int
+    app_id: int
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    backchannel_logout_uri: str | None
+    initiate_login_uri: str | None
+    public: bool
+    secret_hash: str | None
+    first_party: bool
+    refresh_tokens: bool
+    id_token_alg: str
+    created_at: Any
+
+    @classmethod
+    def of(cls, row: OidcClient) -> ClientSettings:
+        return cls(
+            id=row.id, app_id=row.app_id, redirect_uris=tuple(row.redirect_uris or ()),
+            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris or ()),
+            backchannel_logout_uri=row.backchannel_logout_uri, initiate_login_uri=row.initiate_login_uri,
+            public=bool(row.public), secret_hash=row.secret_hash, first_party=bool(row.first_party),
+            refresh_tokens=bool(row.refresh_tokens), id_token_alg=row.id_token_alg, created_at=row.created_at,
+        )
+
+
 class Client(ClientMixin):
     """A connected app with protocol ``oidc``, as authlib sees it."""
 
-    def __init__(self, row: OidcClient) -> None:
+    def __init__(self, row: ClientSettings, app: AppView) -> None:
         self.row = row
-        self.client_id = row.app.slug
+        self.app = app
+        self.client_id = app.slug
         self.id_token_signed_response_alg = row.id_token_alg
-        self.client_metadata = {"post_logout_redirect_uris": list(row.post_logout_redirect_uris or [])}
+        self.client_metadata = {"post_logout_redirect_uris": list(row.post_logout_redirect_uris)}
 
-    @property
-    def app(self) -> ConnectedApp:
-        return self.row.app
+    @classmethod
+    def of(cls, row: OidcClient) -> Client:
+        return cls(ClientSettings.of(row), AppView(row.app.id, row.app.slug, row.app.name, bool(row.app.enabled)))
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -105,7 +146,7 @@ class Client(ClientMixin):
         return " ".join(s for s in dict.fromkeys(wanted) if s in SCOPES)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in (self.row.redirect_uris or [])  # exact string match
+        return redirect_uri in self.row.redirect_uris  # exact string match
 
     def check_client_secret(self, client_secret: str) -> bool:
         if self.row.public or not self.row.secret_hash:
@@ -127,35 +168,47 @@ class Client(ClientMixin):
 
 
 def query_client(client_id: str | None) -> Client | None:
-    """The enabled OIDC client ``client_id`` (a slug), or None; read once per request
-    (authlib asks for it several times while it validates one)."""
+    """The enabled OIDC client ``client_id`` (a slug), or None.
+
+    Kept per worker for ``APP_CACHE_TTL`` seconds by the app's clock, like the Multipass
+    apps (:mod:`.clients`): a change made in this worker drops it at once, other workers
+    follow within the TTL (at most 2 s)."""
     if not client_id or len(client_id) > 64:
         return None
-    cache: dict[str, Client | None] = g.setdefault("oidc_clients", {})
-    if client_id not in cache:
-        cache[client_id] = _load_client(client_id)
-    return cache[client_id]
+    return clients.by_slug(client_id, _load_client)
+
+
+def client_by_id(client_pk: int) -> Client | None:
+    """The enabled OIDC client with row id ``client_pk`` (a token's client), or None."""
+    return clients.by_id(client_pk, _load_client_by_id)
 
 
 def _load_client(client_id: str) -> Client | None:
     row = db.session.scalars(
         select(OidcClient).join(ConnectedApp).where(ConnectedApp.slug == client_id, ConnectedApp.protocol == "oidc")
     ).first()
-    if row is None or not row.app.enabled:
-        return None
-    return Client(row)
+    return Client.of(row) if row is not None and row.app.enabled else None
+
+
+def _load_client_by_id(client_pk: int) -> Client | None:
+    row = db.session.get(OidcClient, client_pk)
+    return Client.of(row) if row is not None and row.app.enabled else None
 
 
 def subject(user_id: int, client: Client) -> str:
-    """The pairwise ``sub`` of the user at the client, created on first use."""
-    sub = db.session.scalars(
-        select(OidcSubject.sub).where(OidcSubject.user_id == user_id, OidcSubject.client_id == client.row.id)
-    ).first()
-    if sub is None:
-        sub = secrets.token_urlsafe(24)
-        with db.session.begin_nested():
-            db.session.add(OidcSubject(user_id=user_id, client_id=client.row.id, sub=sub))
-    return sub
+    """The pairwise ``sub`` of the user at the client, created on first use (kept per worker)."""
+
+    def load() -> str:
+        sub = db.session.scalars(
+            select(OidcSubject.sub).where(OidcSubject.user_id == user_id, OidcSubject.client_id == client.row.id)
+        ).first()
+        if sub is None:
+            sub = secrets.token_urlsafe(24)
+            with db.session.begin_nested():
+                db.session.add(OidcSubject(user_id=user_id, client_id=client.row.id, sub=sub))
+        return sub
+
+    return clients.subject(user_id, client, load)
 
 
 def user_by_subject(sub: str, client: Client) -> User | None:
@@ -236,8 +289,15 @@ class Token:
         return db.session.get(User, self.row.user_id)
 
     def get_client(self) -> Client | None:
-        row = db.session.get(OidcClient, self.row.client_id)
-        return Client(row) if row else None
+        return client_by_id(self.row.client_id)
+
+
+@dataclass(frozen=True)
+class SavedToken:
+    """What the ID token needs of the token row just written."""
+
+    auth_time: int
+    sid: str
 
 
 def revoke_family(family: str, reason: str, client: Client | None) -> None:
@@ -257,7 +317,7 @@ def _save_token(token: dict[str, Any], req: Any) -> None:
     assert source is not None
     now = context.now()
     refresh = token.get("refresh_token")
-    row = OidcToken(
+    values = dict(
         client_id=client.row.id, user_id=req.user.id,
         code_id=code.row.id if code else previous.row.code_id if previous else None,
         family=previous.row.family if previous else secrets.token_urlsafe(16),
@@ -268,9 +328,8 @@ def _save_token(token: dict[str, Any], req: Any) -> None:
         refresh_expires_at=now + timedelta(seconds=int(current_app.config["OIDC_REFRESH_TOKEN_LIFETIME"]))
         if refresh else None,
     )
-    db.session.add(row)
-    db.session.flush()
-    req.saved_token = row
+    db.session.execute(insert(OidcToken).values(**values))  # one INSERT, no unit of work
+    req.saved_token = SavedToken(auth_time=source.auth_time, sid=source.sid)
     record("oidc_token", user=req.user, app=client.client_id,
            detail={"grant": "refresh_token" if previous else "authorization_code", "refresh": bool(refresh)})
 
@@ -294,7 +353,7 @@ class CodeGrant(AuthorizationCodeGrant):
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         data = request.payload.data
-        db.session.add(OidcCode(
+        db.session.execute(insert(OidcCode).values(
             code_hash=token_hash(code), client_id=request.client.row.id, user_id=request.user.id,
             redirect_uri=request.payload.redirect_uri, scope=request.scope or "", nonce=data.get("nonce"),
             code_challenge=data["code_challenge"], code_challenge_method=data["code_challenge_method"],
@@ -306,12 +365,15 @@ class CodeGrant(AuthorizationCodeGrant):
         """Consume the code: one UPDATE decides who wins; a replay revokes what it issued."""
         digest = token_hash(code)
         now = context.now()
-        won = changed(
+        row = db.session.scalars(
             update(OidcCode)
             .where(OidcCode.code_hash == digest, OidcCode.used_at.is_(None), OidcCode.client_id == client.row.id)
-            .values(used_at=now)
-        )
-        row = db.session.scalars(select(OidcCode).where(OidcCode.code_hash == digest)).first()
+            .values(used_at=now).returning(OidcCode),
+            execution_options={"synchronize_session": False},
+        ).first()  # the winner gets the row in the same statement
+        won = row is not None
+        if row is None:
+            row = db.session.scalars(select(OidcCode).where(OidcCode.code_hash == digest)).first()
         if row is None or row.client_id != client.row.id:
             return None
         if not won:
@@ -397,7 +459,7 @@ class IdTokens(OpenIDToken):
         client: Client = request.client
         g.oidc_client = client
         code: Code | None = getattr(request, "authorization_code", None)
-        saved: OidcToken = request.saved_token
+        saved: SavedToken = request.saved_token
         alg = client.row.id_token_alg
         kid, key = keys.signing_key(alg)
         now = now_ts()

@@ -17,6 +17,8 @@ import httpx
 from flask import Flask, current_app
 from joserfc import jwt
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sso.accounts.models import User
 from sso.audit import record
@@ -192,12 +194,20 @@ def revoke_consent(user: User, slug: str) -> None:
 
 
 def note_login(user: User, client: Client, sid: str) -> None:
-    """Remember that hub session ``sid`` signed ``user`` in to the app (for back-channel logout)."""
+    """Remember that hub session ``sid`` signed ``user`` in to the app (for back-channel
+    logout): one INSERT that does nothing when the row is already there."""
+    values = {"user_id": user.id, "client_id": client.row.id, "sid": sid, "created_at": context.now()}
+    dialect = db.session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        db.session.execute(insert(OidcLogin).values(**values).on_conflict_do_nothing(
+            index_elements=["user_id", "client_id", "sid"]))
+        return
     exists = db.session.scalars(select(OidcLogin.id).where(
         OidcLogin.user_id == user.id, OidcLogin.client_id == client.row.id, OidcLogin.sid == sid)).first()
     if exists is None:
         with db.session.begin_nested():
-            db.session.add(OidcLogin(user_id=user.id, client_id=client.row.id, sid=sid, created_at=context.now()))
+            db.session.add(OidcLogin(**values))
 
 
 def logout_token(client: OidcClient, sub: str, sid: str, iss: str) -> str:
