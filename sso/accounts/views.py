@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -57,7 +57,11 @@ def destination_app_name(next_value: str | None) -> str | None:
         endpoint, args = current_app.url_map.bind("localhost").match(urlsplit(target).path, method="GET")
     except HTTPException:
         return None
-    if endpoint not in _TO_APP_ENDPOINTS or "slug" not in args:
+    if endpoint == "oidc.authorize":  # an OpenID Connect app's sign-in request names it as client_id
+        args = {"slug": parse_qs(urlsplit(target).query).get("client_id", [""])[0]}
+    elif endpoint not in _TO_APP_ENDPOINTS:
+        return None
+    if not args.get("slug"):
         return None
     try:
         app = get_app(str(args["slug"]))
@@ -80,8 +84,10 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
-        if current_user.is_authenticated:
+        if current_user.is_authenticated and not request.args.get("again"):
             return redirect(_next_target(form.next.data))
+        if current_user.is_authenticated:  # an app asked for a fresh login (OIDC prompt=login, max_age)
+            form.login.data = current_user.login
         return _login_page(form)
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:

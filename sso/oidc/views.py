@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749.errors import AccessDeniedError
-from authlib.oidc.core.errors import ConsentRequiredError
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, logout_user
@@ -83,8 +85,30 @@ def jwks() -> ResponseReturnValue:
     return response
 
 
-def _login_redirect() -> ResponseReturnValue:
-    return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+def _login_redirect(*, again: bool = False) -> ResponseReturnValue:
+    """To the login page, then back to this authorization request. A fresh login answers
+    ``prompt=login`` and ``max_age``, so the way back leaves them out (else it would loop);
+    ``again`` shows the form to a user who is signed in already (re-authentication)."""
+    args: list[tuple[str, str]] = []
+    for key, raw in request.values.items(multi=True):
+        value = str(raw)
+        if key == "prompt":
+            value = " ".join(p for p in value.split() if p != "login")
+        if value and key not in ("max_age", "csrf_token", "decision"):
+            args.append((key, value))
+    back = url_for("oidc.authorize") + "?" + urlencode(args)
+    if again:
+        return redirect(url_for("accounts.login", next=back, again="1"))
+    return redirect(url_for("accounts.login", next=back))
+
+
+def _max_age(value: str | None) -> int | None:
+    """``max_age`` (seconds, OpenID Connect Core 3.1.2.1), or None; anything else is refused."""
+    if value is None or value == "":
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        raise InvalidRequestError("'max_age' must be a number of seconds.")
+    return int(value)
 
 
 @bp.route("/oidc/authorize", methods=["GET", "POST"])
@@ -103,22 +127,36 @@ def authorize() -> ResponseReturnValue:
         return _page(400, "Sign-in request refused",
                      f"The app sent a sign-in request the hub cannot accept: {err.description or err.error}.")
     client: Client = grant.request.client
+    prompts = (grant.request.payload.data.get("prompt") or "").split()
+    try:
+        max_age = _max_age(grant.request.payload.data.get("max_age"))
+    except InvalidRequestError as err:
+        err.redirect_uri, err.state = grant.redirect_uri, grant.request.payload.state
+        record("oidc_refused", user=end_user, app=client.client_id, detail={"error": err.error})
+        return _with_iss(srv.handle_error_response(None, err))
     if end_user is None:
         return _login_redirect()
+    auth_time = int(session.get("oidc_auth_time") or 0)
+    stale = max_age is not None and int(context.now().timestamp()) - auth_time > max_age
+    if "login" in prompts or stale:  # the app wants a fresh login (prompt=login, max_age)
+        if "none" in prompts:  # ... and no page may be shown: tell the app
+            error = LoginRequiredError(redirect_uri=grant.redirect_uri)
+            error.state = grant.request.payload.state
+            return _with_iss(srv.handle_error_response(None, error))
+        return _login_redirect(again=True)
     if not hooks.may_open(end_user, client.app):
         record("oidc_refused", user=end_user, app=client.client_id, detail={"error": "access_denied"})
         error = AccessDeniedError(description="You do not have access to this app.", redirect_uri=grant.redirect_uri)
         error.state = grant.request.payload.state
         return _with_iss(srv.handle_error_response(None, error))
     scope = grant.request.scope or ""
-    prompts = (grant.request.payload.data.get("prompt") or "").split()
     ask = needs_consent(end_user, client, scope) or "consent" in prompts
     if ask and "none" in prompts:
         error = ConsentRequiredError(redirect_uri=grant.redirect_uri)
         error.state = grant.request.payload.state
         return _with_iss(srv.handle_error_response(None, error))
-    form = DecisionForm()
     if ask:
+        form = DecisionForm()  # only here: building it makes a CSRF token
         if request.method != "POST" or "decision" not in request.form:
             words = [SCOPE_WORDS[s] for s in scope.split() if s in SCOPE_WORDS]
             return _no_store(current_app.make_response(render_template(
