@@ -31,6 +31,7 @@ import base64
 import hashlib
 import http.client
 import json
+import os
 import platform
 import re
 import secrets
@@ -41,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,7 +53,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_jump import HOST, PASSWORD, USER_AGENT, flask_cli, free_port, gunicorn, login  # noqa: E402
+from bench_jump import (  # noqa: E402
+    HOST,
+    PASSWORD,
+    USER_AGENT,
+    flask_cli,
+    free_port,
+    gunicorn,
+    login,
+    workers_cpu_seconds,
+)
 
 from examples.stack import stop_processes  # noqa: E402
 
@@ -72,6 +82,17 @@ class Server:
     authorize: str
     token: str
     userinfo: str
+    cpu_seconds: Callable[[], float]  # CPU used so far by the server's processes
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by one process, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / tick
 
 
 def pkce() -> tuple[str, str]:
@@ -139,6 +160,7 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    cpu_ms: float = float("nan")  # server CPU per flow
 
     @property
     def rate(self) -> float:
@@ -176,13 +198,16 @@ def load(server: Server, clients: int, seconds: float) -> Result:
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
+    cpu_before = server.cpu_seconds()
     start = time.perf_counter()
     stop_at[0] = start + seconds
     barrier.wait()
     for thread in threads:
         thread.join()
     merged = [x for own in latencies for x in own]
-    return Result(len(merged), sum(errors), time.perf_counter() - start, merged)
+    result = Result(len(merged), sum(errors), time.perf_counter() - start, merged)
+    result.cpu_ms = (server.cpu_seconds() - cpu_before) / max(result.flows, 1) * 1000
+    return result
 
 
 # -- the two servers ---------------------------------------------------------------------------
@@ -204,9 +229,10 @@ def hub(workdir: Path) -> Iterator[Server]:
               stdin=PASSWORD + "\n")
     flask_cli(["apps", "add", CLIENT_ID, "--name", "Bench", "--protocol", "oidc", "--redirect-uri", REDIRECT,
                "--secret-stdin"], env, stdin=secret + "\n")
-    with gunicorn("wsgi:app", port, env):
+    with gunicorn("wsgi:app", port, env) as master:
         cookie, _ = login(port)
-        yield Server("hub", port, cookie, secret, "/oidc/authorize", "/oidc/token", "/oidc/userinfo")
+        yield Server("hub", port, cookie, secret, "/oidc/authorize", "/oidc/token", "/oidc/userinfo",
+                     lambda: workers_cpu_seconds(master))
 
 
 @contextmanager
@@ -253,7 +279,8 @@ def peer(workdir: Path) -> Iterator[Server]:
             else:
                 sys.exit("could not log in at oidc-provider")
             cookie = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar if c.name.startswith("_session"))
-        yield Server("oidc-provider", port, cookie, secret, "/auth", "/token", "/me")
+        yield Server("oidc-provider", port, cookie, secret, "/auth", "/token", "/me",
+                     lambda: process_cpu_seconds(process.pid))
     finally:
         stop_processes([process])  # type: ignore[list-item]
 
@@ -299,28 +326,34 @@ def main(argv: list[str] | None = None) -> None:
                 result = load(server, args.clients, args.seconds)
                 results[server.name].append(result)
                 print(f"{server.name:14} {result.rate:7.1f} flows/s  p50 {result.p(0.5):6.1f} ms  "
-                      f"p99 {result.p(0.99):6.1f} ms  errors {result.errors}", flush=True)
+                      f"p99 {result.p(0.99):6.1f} ms  server CPU {result.cpu_ms:5.2f} ms/flow  "
+                      f"errors {result.errors}", flush=True)
     costs = signing_cost()
     hub_rate = statistics.median(r.rate for r in results["hub"])
     peer_rate = statistics.median(r.rate for r in results["oidc-provider"])
     ratio = hub_rate / peer_rate
     worst_p99 = max(r.p(0.99) for r in results["hub"])
-    peer_p99 = max(r.p(0.99) for r in results["oidc-provider"])
     errors = sum(r.errors for rs in results.values() for r in rs)
+    def row(label: str, name: str) -> str:
+        rs = results[name]
+        return (f"| {label} | {statistics.median(r.rate for r in rs):,.0f} | "
+                f"{statistics.median(r.p(0.5) for r in rs):.1f} | {max(r.p(0.99) for r in rs):.1f} | "
+                f"{statistics.median(r.cpu_ms for r in rs):.2f} | {sum(r.errors for r in rs)} |")
+
+    hub_cpu = statistics.median(r.cpu_ms for r in results["hub"])
+    peer_cpu = statistics.median(r.cpu_ms for r in results["oidc-provider"])
     table = "\n".join([
-        "| server | flows/s (median of rounds) | p50 ms | p99 ms, worst round | errors |",
-        "|---|---:|---:|---:|---:|",
-        f"| hub (gunicorn 2x4, SQLite) | {hub_rate:,.0f} | "
-        f"{statistics.median(r.p(0.5) for r in results['hub']):.1f} | {worst_p99:.1f} | "
-        f"{sum(r.errors for r in results['hub'])} |",
-        f"| oidc-provider {PEER_VERSION} (node, 1 process) | {peer_rate:,.0f} | "
-        f"{statistics.median(r.p(0.5) for r in results['oidc-provider']):.1f} | {peer_p99:.1f} | "
-        f"{sum(r.errors for r in results['oidc-provider'])} |",
+        "| server | flows/s (median of rounds) | p50 ms | p99 ms, worst round | server CPU ms per flow | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+        row("hub (gunicorn 2x4, SQLite)", "hub"),
+        row(f"oidc-provider {PEER_VERSION} (node, 1 process)", "oidc-provider"),
     ])
     met = "met" if ratio >= TARGET_RATIO else "NOT met"
     verdict = (f"ratio hub/peer {ratio:.2f} (target >= {TARGET_RATIO}: {met}); "
                f"hub p99 {worst_p99:.1f} ms (target < {TARGET_P99_MS:.0f}: "
                f"{'met' if worst_p99 < TARGET_P99_MS else 'NOT met'}); errors {errors}")
+    verdict += (f"\nserver CPU per flow: hub {hub_cpu:.2f} ms, peer {peer_cpu:.2f} ms "
+                f"(peer/hub {peer_cpu / hub_cpu:.2f}; the rate ratio on a machine where neither is short of CPU)")
     signing = (f"ID-token signing (joserfc, one token): RS256 {costs['RS256']:.0f} µs, "
                f"ES256 {costs['ES256']:.0f} µs")
     print("\n" + table + "\n\n" + verdict + "\n" + signing)
