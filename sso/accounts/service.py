@@ -26,14 +26,13 @@ from sqlalchemy.exc import IntegrityError
 from sso.audit import record
 from sso.base import context
 from sso.base.clock import Clock
-from sso.base.db import db, in_transaction, transaction
+from sso.base.db import db, transaction
 from sso.base.errors import HubError, NotFound, ValidationError
 from sso.base.identity import clean_email, clean_login, clean_name, normalize_key
-from sso.base.signals import sessions_ended
 
 from .models import User, new_session_nonce
 from .passwords import hash_password, verify_password
-from .sessions import drop_sessions
+from .sessions import announce_ended, drop_sessions
 from .signals import AccountChange, accounts_changed
 from .throttle import LoginThrottle
 
@@ -229,7 +228,7 @@ def update_user(user: User, *, by: User | None = None, actor: str | None = None,
                 setattr(user, key, value)
             user.login_key, user.email_key = login_key, email_key
             if diff.get("active") == [True, False]:
-                drop_sessions(user)
+                drop_sessions(user, reason="deactivated")  # the apps hear of it after the commit
             if diff:
                 record("user_changed", user=user, actor=actor,
                        detail={k: f"{v[0]} -> {v[1]}" for k, v in diff.items()})
@@ -239,8 +238,6 @@ def update_user(user: User, *, by: User | None = None, actor: str | None = None,
                     _announce([change])
     except IntegrityError as err:
         raise ValidationError(_DUPLICATE) from err
-    if diff.get("active") == [True, False] and not in_transaction():
-        sessions_ended.send(_this_app(), user=user, reason="deactivated")
     return diff
 
 
@@ -269,7 +266,7 @@ def deactivate_user(user: User, *, by: User | None = None, actor: str | None = N
 
 def _set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(check_password_rules(password))
-    drop_sessions(user)  # every session of the user ends
+    drop_sessions(user, reason="password")  # every session of the user ends
 
 
 def _this_app() -> Flask:
@@ -288,12 +285,12 @@ def log_out(user: User, session_id: str | None = None) -> None:
     with transaction():
         record("logout", user=user)
         if session_id is None:
-            drop_sessions(user)
+            drop_sessions(user, reason="logout")
         else:
             db.session.execute(
                 delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
             )
-    sessions_ended.send(_this_app(), user=user, reason="logout")
+            announce_ended(user, "logout", session_id)
 
 
 # -- login ------------------------------------------------------------------------------
@@ -440,7 +437,7 @@ def issue_set_password_link(user: User, *, actor: str | None = None, end_passwor
     with transaction():
         if end_password:
             user.password_hash = None
-            drop_sessions(user)
+            drop_sessions(user, reason="password")
         record("password_link", user=user, actor=actor, detail={"old_password": "ended"} if end_password else None)
         token = make_set_password_token(user)
     return token

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import CursorResult
 from ua_parser import parse as parse_user_agent
 
 from sso.audit import record
 from sso.base import context
-from sso.base.db import db, transaction
+from sso.base.db import after_commit, db, transaction
 from sso.base.errors import NotFound
+from sso.base.signals import sessions_ended
 
 from .factor_models import UserSession
 from .models import User, new_session_nonce
@@ -133,7 +135,7 @@ def list_sessions(user: User, current: str | None) -> list[SessionView]:
 
 def end_session(user: User, session_id: str, *, reason: str = "signed_out") -> None:
     """End one session of ``user`` (``session_ended`` in the audit log); NotFound if it is
-    not theirs or already ended."""
+    not theirs or already ended. Apps signed in from it hear of it after the commit."""
     with transaction():
         result = db.session.execute(
             delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
@@ -141,16 +143,25 @@ def end_session(user: User, session_id: str, *, reason: str = "signed_out") -> N
         if not _rows(result):
             raise NotFound("This session has already ended.")
         record("session_ended", user=user, detail={"reason": reason})
+        announce_ended(user, reason, session_id)
 
 
 def end_all_sessions(user: User, *, actor: str | None = None, reason: str = "everywhere") -> None:
     """End every session of ``user``: a new session nonce and no rows left; audited."""
     with transaction():
-        drop_sessions(user)
+        drop_sessions(user, reason=reason)
         record("sessions_ended", user=user, actor=actor, detail={"reason": reason})
 
 
-def drop_sessions(user: User) -> None:
-    """Inside a use case: every session of ``user`` ends (no audit row of its own)."""
+def drop_sessions(user: User, *, reason: str = "everywhere") -> None:
+    """Inside a use case: every session of ``user`` ends (no audit row of its own); after
+    the commit, ``sessions_ended`` tells the apps."""
     user.session_nonce = new_session_nonce()
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    announce_ended(user, reason, None)
+
+
+def announce_ended(user: User, reason: str, session_id: str | None) -> None:
+    """Send ``sessions_ended`` once the current use case has committed (never if it rolls back)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    after_commit(lambda: sessions_ended.send(app, user=user, reason=reason, session_id=session_id))

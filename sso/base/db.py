@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,6 +32,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 _DEPTH = "sso.transaction_depth"
+_AFTER_COMMIT = "sso.after_commit"
 
 
 @contextmanager
@@ -53,14 +54,30 @@ def transaction() -> Iterator[None]:
     except BaseException:
         if depth == 0:
             session.rollback()
+            session.info.pop(_AFTER_COMMIT, None)  # what was to follow the commit never happened
         raise
     finally:
         session.info[_DEPTH] = depth
+    if depth == 0:
+        for callback in session.info.pop(_AFTER_COMMIT, []):
+            callback()
 
 
 def in_transaction() -> bool:
     """True inside a :func:`transaction` block (its outermost block will commit)."""
     return bool(db.session.info.get(_DEPTH, 0))
+
+
+def after_commit(callback: Callable[[], object]) -> None:
+    """Run ``callback`` once the current use case has committed (at once outside one).
+
+    For what must not happen unless the change is stored, and must not wait inside the
+    transaction: telling other systems (a signal whose receivers call out over HTTP). If the
+    transaction rolls back, the callback is dropped."""
+    if in_transaction():
+        db.session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+    else:
+        callback()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

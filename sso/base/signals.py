@@ -1,9 +1,11 @@
 """Signals the feature packages send and others subscribe to, without importing each other.
 
-``sessions_ended`` is sent (after the commit) when every hub session of a user ended:
-a logout at the hub, or the account deactivated. Receivers get ``user`` and ``reason``
-(``"logout"`` or ``"deactivated"``); the OIDC provider tells the apps through
-back-channel logout.
+``sessions_ended`` is sent (after the commit) when hub sessions of a user ended: a logout,
+"sign out this session" or "everywhere" on the account page, a password change or reset,
+or the account deactivated. Receivers get ``user``, ``reason`` (``"logout"``,
+``"signed_out"``, ``"everywhere"``, ``"password"`` or ``"deactivated"``) and
+``session_id``: the one hub session that ended, or None when every session of the user
+ended. The OIDC provider tells the apps signed in from those sessions (back-channel logout).
 """
 
 from __future__ import annotations

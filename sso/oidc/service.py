@@ -5,10 +5,13 @@ Each validates, writes, records its audit event and commits once (``transaction(
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 import logging
 import secrets
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +40,8 @@ from .server import Client, changed, token_hash
 log = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS = {"localhost"}
-BACKCHANNEL_TIMEOUT = 3.0  # seconds per app
+BACKCHANNEL_TIMEOUT = 3.0  # seconds per try
+BACKCHANNEL_ATTEMPTS = 2
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
@@ -229,14 +233,24 @@ def _issuer_for_signal() -> str:
     return request.url_root.rstrip("/") if has_request_context() else ""
 
 
-def end_sessions(user: User, reason: str) -> list[tuple[str, bool]]:
-    """The user's hub sessions ended: revoke what they issued and tell each app that has
-    a back-channel logout URI. Returns (app slug, delivered) pairs; audited per app."""
+def sid_for(session_id: str) -> str:
+    """The ``sid`` apps see for a hub session: derived from the session's id (so a logout of
+    that session finds its apps), and revealing nothing of it."""
+    digest = hashlib.sha256(b"sso-oidc-sid\x00" + session_id.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode("ascii")
+
+
+def end_sessions(user: User, reason: str, session_id: str | None = None) -> list[tuple[str, bool]]:
+    """Hub sessions of ``user`` ended (``session_id``, or all of them when None): revoke
+    the tokens issued from them (every token of the user when deactivated) and tell each
+    app signed in from them that has a back-channel logout URI. Returns (app slug,
+    delivered) pairs; audited per app."""
     iss = _issuer_for_signal()
-    rows = db.session.execute(
-        select(OidcLogin, OidcClient).join(OidcClient, OidcLogin.client_id == OidcClient.id)
-        .where(OidcLogin.user_id == user.id)
-    ).all()
+    query = (select(OidcLogin, OidcClient).join(OidcClient, OidcLogin.client_id == OidcClient.id)
+             .where(OidcLogin.user_id == user.id))
+    if session_id is not None:
+        query = query.where(OidcLogin.sid == sid_for(session_id))
+    rows = db.session.execute(query).all()
     messages: list[tuple[OidcClient, str]] = []
     with transaction():
         for login, client in rows:
@@ -249,31 +263,50 @@ def end_sessions(user: User, reason: str) -> list[tuple[str, bool]]:
         if reason != "deactivated":
             stmt = stmt.where(OidcToken.sid.in_([login.sid for login, _ in rows] or [""]))
         db.session.execute(stmt.values(revoked_at=context.now()))
-        db.session.execute(delete(OidcLogin).where(OidcLogin.user_id == user.id))
+        db.session.execute(delete(OidcLogin).where(OidcLogin.id.in_([login.id for login, _ in rows] or [-1])))
+    delivered = _deliver_all([(client.backchannel_logout_uri or "", client.app.slug, token)
+                              for client, token in messages])
     results = []
-    for client, token in messages:
-        ok = _post_logout(client, token)
+    for (client, _token), ok in zip(messages, delivered, strict=True):
         record("oidc_backchannel_logout", user=user, app=client.app.slug, detail={"delivered": ok, "reason": reason})
         results.append((client.app.slug, ok))
     return results
 
 
-def _post_logout(client: OidcClient, token: str) -> bool:
-    uri = client.backchannel_logout_uri
-    assert uri
-    try:
-        response = httpx.post(uri, data={"logout_token": token}, timeout=BACKCHANNEL_TIMEOUT,
-                              headers={"Cache-Control": "no-store"})
-    except httpx.HTTPError as err:
-        log.warning("back-channel logout to %s failed: %s", client.app.slug, type(err).__name__)
-        return False
-    return response.status_code == 200
+def _deliver_all(messages: list[tuple[str, str, str]]) -> list[bool]:
+    """POST each logout token to its app, all at once (one slow app does not hold up the
+    others); each gets BACKCHANNEL_ATTEMPTS tries within BACKCHANNEL_TIMEOUT seconds each."""
+    if not messages:
+        return []
+    if len(messages) == 1:
+        return [_post_logout(*messages[0])]
+    with ThreadPoolExecutor(max_workers=min(8, len(messages))) as pool:
+        return list(pool.map(lambda message: _post_logout(*message), messages))
 
 
-def on_sessions_ended(sender: Flask, user: Any = None, reason: str = "logout", **_: Any) -> None:
+def _post_logout(uri: str, slug: str, token: str) -> bool:
+    """Back-Channel Logout 1.0 section 2.5: 200 (or 204) is success. A connection error, a
+    timeout or a 5xx is tried again once; a 4xx (the app refused the token) is not."""
+    for attempt in range(1, BACKCHANNEL_ATTEMPTS + 1):
+        try:
+            response = httpx.post(uri, data={"logout_token": token}, timeout=BACKCHANNEL_TIMEOUT,
+                                  headers={"Cache-Control": "no-store"})
+        except httpx.HTTPError as err:
+            log.warning("back-channel logout to %s failed (try %d): %s", slug, attempt, type(err).__name__)
+            continue
+        if response.status_code in (200, 204):
+            return True
+        log.warning("back-channel logout to %s answered %d (try %d)", slug, response.status_code, attempt)
+        if response.status_code < 500:
+            return False
+    return False
+
+
+def on_sessions_ended(sender: Flask, user: Any = None, reason: str = "logout", session_id: str | None = None,
+                      **_: Any) -> None:
     """Receiver of :data:`sso.base.signals.sessions_ended`."""
     if user is not None and "oidc.server" in context.hub_state(sender).features:
-        end_sessions(user, reason)
+        end_sessions(user, reason, session_id)
 
 
 def key_lifetime() -> timedelta:

@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 
+from sso.accounts.login_steps import current_session_id
 from sso.accounts.service import log_out
 from sso.audit import record
 from sso.base import context
@@ -24,7 +25,7 @@ from sso.base.errors import HubError
 
 from . import hooks, keys, server
 from .server import Client
-from .service import consents, grant_consent, needs_consent, note_login, revoke_consent
+from .service import consents, grant_consent, needs_consent, note_login, revoke_consent, sid_for
 
 bp = Blueprint("oidc", __name__)
 
@@ -169,7 +170,8 @@ def authorize() -> ResponseReturnValue:
             error.state = grant.request.payload.state
             return _with_iss(srv.handle_error_response(None, error))
         grant_consent(end_user, client, scope)
-    g.oidc_sid = session.setdefault("oidc_sid", secrets.token_urlsafe(16))
+    hub_session = current_session_id()
+    g.oidc_sid = sid_for(hub_session) if hub_session else session.setdefault("oidc_sid", secrets.token_urlsafe(16))
     g.oidc_auth_time = int(session.get("oidc_auth_time") or context.now().timestamp())
     with transaction():
         response = srv.create_authorization_response(grant=grant, grant_user=end_user)
@@ -237,7 +239,7 @@ def end_session() -> ResponseReturnValue:
     if user.is_authenticated and not confirmed and (hinted is None or hinted.id != user.id):
         return render_template("oidc/logout.html", form=DecisionForm(), app=req.client.app if req.client else None)
     if user.is_authenticated:
-        log_out(user)
+        log_out(user, current_session_id())  # this browser's session; the user's others stay
         logout_user()
         session.clear()
     srv.create_endpoint_response("end_session", req)
