@@ -11,9 +11,10 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, logout_user
 
 from sso.base.errors import HubError, NotFound, ValidationError
+from sso.base.forms import form_error
 
 from ..connected_apps.service import list_apps
-from .factor_forms import ChangePasswordForm, TotpEnrolForm
+from .factor_forms import ChangePasswordForm, CurrentPasswordForm, TotpEnrolForm
 from .factors import (
     add_passkey,
     enrol_totp,
@@ -33,7 +34,7 @@ from .forms import ActionForm
 from .login_steps import current_session_id
 from .mfa_views import json_body, json_csrf, json_error, keep_challenge, take_challenge
 from .models import User
-from .self_service import WrongCurrentPassword, change_password
+from .self_service import WrongCurrentPassword, change_password, check_current_password
 from .sessions import end_all_sessions, end_session, list_sessions
 from .throttle import Throttled
 
@@ -81,8 +82,8 @@ def password() -> ResponseReturnValue:
                                    ip=request.remote_addr or "", user_agent=request.headers.get("User-Agent"))
     except Throttled as err:
         return _page(429, password_form=form, error=err.message)
-    except (WrongCurrentPassword, ValidationError) as err:
-        return _page(400, password_form=form, error=err.message)
+    except ValidationError as err:  # a wrong current password: under its field
+        return _page(400, password_form=form, error=form_error(form, err) or "Check the password fields.")
     session["_user_id"] = login_id  # this browser stays signed in; every other session ended
     flash("Your password is changed. Your other sessions have been signed out.", "info")
     return redirect(url_for("account.index"))
@@ -113,11 +114,54 @@ def totp() -> ResponseReturnValue:
     return render_template("account/totp.html", form=form, setup=totp_setup(user, secret)), status
 
 
-@bp.post("/totp/remove")
+# -- changes to the second factors: each asks for the current password first ------------------
+
+
+_CONFIRM = {
+    "totp_remove": ("Remove the authenticator app?", "Remove the authenticator app",
+                    "Sign-ins no longer ask for a code from your app."),
+    "recovery_codes": ("Make new recovery codes?", "Make new recovery codes",
+                       "Your current recovery codes stop working; the new ones are shown once."),
+    "passkey_remove": ("Remove the passkey {name}?", "Remove the passkey",
+                       "You can no longer sign in with it."),
+}
+
+
+def _confirm_page(step: str, form: CurrentPasswordForm, names: dict[str, str], status: int = 200,
+                  error: str | None = None) -> ResponseReturnValue:
+    title, button, consequence = _CONFIRM[step]
+    return render_template("account/confirm_factor.html", form=form, title=title.format(**names), button=button,
+                           consequence=consequence, error=error, action=request.path), status
+
+
+def _password_checked(step: str, form: CurrentPasswordForm, **names: str) -> ResponseReturnValue | None:
+    """None when the form came with the right current password; else the confirm page again
+    (a wrong password is shown under its field, counted and audited)."""
+    if request.method == "GET":
+        return _confirm_page(step, form, names)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            raise ValidationError("The form was out of date. Reload the page and try again.")
+        return _confirm_page(step, form, names, 400)
+    try:
+        check_current_password(_me(), form.current.data, ip=request.remote_addr or "", action=step)
+    except Throttled as err:
+        return _confirm_page(step, form, names, 429, err.message)
+    except WrongCurrentPassword as err:
+        form_error(form, err)  # under the password field
+        return _confirm_page(step, form, names, 400)
+    return None
+
+
+@bp.route("/totp/remove", methods=["GET", "POST"])
 @login_required
 def totp_remove() -> ResponseReturnValue:
+    if not has_totp(_me()):
+        return redirect(url_for("account.index"))
+    refused = _password_checked("totp_remove", CurrentPasswordForm())
+    if refused is not None:
+        return refused
     try:
-        _require_action_form()
         remove_totp(_me(), actor=_me().login)
     except HubError as err:
         return _page(err.status, error=err.message)
@@ -125,11 +169,13 @@ def totp_remove() -> ResponseReturnValue:
     return redirect(url_for("account.index"))
 
 
-@bp.post("/recovery-codes")
+@bp.route("/recovery-codes", methods=["GET", "POST"])
 @login_required
 def recovery_codes() -> ResponseReturnValue:
+    refused = _password_checked("recovery_codes", CurrentPasswordForm())
+    if refused is not None:
+        return refused
     try:
-        _require_action_form()
         codes = regenerate_recovery_codes(_me())
     except HubError as err:
         return _page(err.status, error=err.message)
@@ -166,11 +212,16 @@ def passkey_add() -> ResponseReturnValue:
     return jsonify({"redirect": url_for("account.index")})
 
 
-@bp.post("/passkeys/<int:passkey_id>/remove")
+@bp.route("/passkeys/<int:passkey_id>/remove", methods=["GET", "POST"])
 @login_required
 def passkey_remove(passkey_id: int) -> ResponseReturnValue:
+    key = next((k for k in list_passkeys(_me()) if k.id == passkey_id), None)
+    if key is None:
+        raise NotFound("No such passkey.")
+    refused = _password_checked("passkey_remove", CurrentPasswordForm(), name=key.name)
+    if refused is not None:
+        return refused
     try:
-        _require_action_form()
         remove_passkey(_me(), passkey_id)
     except HubError as err:
         return _page(err.status, error=err.message)

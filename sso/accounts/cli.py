@@ -1,7 +1,7 @@
 """``flask --app wsgi users ...``: create users, import a CSV file, print a set-password link.
 
 Thin: each command parses its arguments, calls one use case of :mod:`.service` and turns
-a :class:`~sso.base.errors.HubError` into a message and a non-zero exit.
+a :class:`~sso.base.errors.HubError` into a message and a non-zero exit (:mod:`sso.base.cli`).
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import AppGroup
 
-from sso.base.errors import HubError
+from sso.base.cli import HubGroup
 
 from .service import (
     create_user,
@@ -22,7 +21,7 @@ from .service import (
     set_password_url,
 )
 
-users = AppGroup("users", help="Manage hub users.")
+users = HubGroup("users", help="Manage hub users.")
 
 ACTOR = "cli"
 
@@ -36,10 +35,7 @@ ACTOR = "cli"
 def create_command(login: str, email: str, name: str | None, admin: bool, password_stdin: bool) -> None:
     """Create a user. Without a password, prints a set-password link."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
-    try:
-        user = create_user(login, email, name, admin=admin, password=password, actor=ACTOR)
-    except HubError as err:
-        raise click.ClickException(err.message) from err
+    user = create_user(login, email, name, admin=admin, password=password, actor=ACTOR)
     click.echo(f"Created user {user.login} <{user.email}>{' (admin)' if admin else ''}.")
     if password is None:
         click.echo(f"Set-password link: {set_password_url(make_set_password_token(user))}")
@@ -49,11 +45,8 @@ def create_command(login: str, email: str, name: str | None, admin: bool, passwo
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def import_command(file: str) -> None:
     """Import users from a CSV file with the header login,email,name (idempotent)."""
-    try:
-        with open(file, encoding="utf-8-sig", newline="") as handle:
-            result = import_users_csv(handle, actor=ACTOR)
-    except HubError as err:
-        raise click.ClickException(err.message) from err
+    with open(file, encoding="utf-8-sig", newline="") as handle:
+        result = import_users_csv(handle, actor=ACTOR)
     click.echo(f"Created {result.created} users, {result.unchanged} already present, {len(result.errors)} errors.")
     for line, message in result.errors[:50]:
         click.echo(f"line {line}: {message}", err=True)

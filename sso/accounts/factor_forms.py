@@ -24,5 +24,11 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
+class CurrentPasswordForm(FlaskForm):
+    """Asked before a second factor is removed or the recovery codes are replaced."""
+
+    current = PasswordField("Your current password", validators=[DataRequired(), Length(max=1024)])
+
+
 class ForgotPasswordForm(FlaskForm):
     email = StringField("Your e-mail address", validators=[DataRequired(), Length(max=254)])

@@ -1,11 +1,11 @@
 """What a signed-in person (or one who forgot their password) can do alone: change the
-password, ask for a set-password mail."""
+password, prove they know it before removing a second factor, ask for a set-password mail."""
 
 from __future__ import annotations
 
 from flask import current_app
 
-from sso.audit import record
+from sso.audit import record, register_events
 from sso.base.db import transaction
 from sso.base.errors import ValidationError
 from sso.base.identity import normalize_key
@@ -23,18 +23,24 @@ from .service import (
 )
 from .sessions import start_session
 
-__all__ = ["change_password", "request_password_reset"]
+__all__ = ["change_password", "check_current_password", "request_password_reset"]
+
+register_events("password_check_failed")
 
 
 class WrongCurrentPassword(ValidationError):
     default_message = "Your current password is not right."
+    field = "current"
 
 
-def change_password(user: User, current: object, new: str, *, ip: str, user_agent: str | None) -> str:
-    """Change ``user``'s password after checking the current one (throttled like a login).
+def check_current_password(user: User, current: object, *, ip: str, action: str) -> None:
+    """Check that the signed-in ``user`` typed their current password before ``action`` (a
+    password change, removing a second factor, new recovery codes): a session left open
+    must not be enough to do it.
 
-    Every session of the user ends, the one making the change included; a new session is
-    recorded for it, whose flask-login id is returned so the caller can keep it signed in.
+    Throttled like a login (the same per-account and per-IP counters: ``Throttled`` when over
+    them); a wrong password counts as a failed attempt, is audited as
+    ``password_check_failed`` with the action, and raises :class:`WrongCurrentPassword`.
     """
     keys = [f"user:{user.id}"]
     throttle = login_throttle()
@@ -43,7 +49,18 @@ def change_password(user: User, current: object, new: str, *, ip: str, user_agen
         _check_password(user, current)
     except LoginFailed as err:
         throttle.failed(ip, keys)
+        with transaction():
+            record("password_check_failed", user=user, actor=user.login, detail={"action": action})
         raise WrongCurrentPassword() from err
+
+
+def change_password(user: User, current: object, new: str, *, ip: str, user_agent: str | None) -> str:
+    """Change ``user``'s password after checking the current one (:func:`check_current_password`).
+
+    Every session of the user ends, the one making the change included; a new session is
+    recorded for it, whose flask-login id is returned so the caller can keep it signed in.
+    """
+    check_current_password(user, current, ip=ip, action="password_change")
     with transaction():
         _set_password(user, new)
         record("password_changed", user=user, actor=user.login)

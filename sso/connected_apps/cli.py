@@ -1,7 +1,7 @@
 """``flask --app wsgi apps ...``: register connected apps and rotate their secrets.
 
 Thin: each command parses its arguments, calls one use case of :mod:`.service` and turns
-a :class:`~sso.base.errors.HubError` into a message and a non-zero exit.
+a :class:`~sso.base.errors.HubError` into a message and a non-zero exit (:mod:`sso.base.cli`).
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import AppGroup
 
-from sso.base.errors import HubError
+from sso.base.cli import HubGroup
 
 from .models import ACTIVE, PROTOCOLS
 from .protocols import protocol_adder
@@ -30,7 +29,7 @@ from .service import (
     update_connected_app,
 )
 
-apps = AppGroup("apps", help="Manage connected apps.")
+apps = HubGroup("apps", help="Manage connected apps.")
 
 ACTOR = "cli"
 
@@ -77,11 +76,8 @@ def add_command(slug: str, name: str, protocol: str, login_url: str | None, orig
         return
     if not login_url:
         raise click.UsageError("Missing option '--login-url' (required for a Multipass app).")
-    try:
-        app, plain = add_app(slug, name, login_url, list(origins), secret=pasted, token_lifetime=lifetime,
-                             logout_url=logout_url, login_urls=list(login_urls), actor=ACTOR, shown_in="cli")
-    except HubError as err:
-        raise click.ClickException(err.message) from err
+    app, plain = add_app(slug, name, login_url, list(origins), secret=pasted, token_lifetime=lifetime,
+                         logout_url=logout_url, login_urls=list(login_urls), actor=ACTOR, shown_in="cli")
     click.echo(f"Registered app {app.slug} ({app.name}); allowed origins: {', '.join(app.allowed_origins)}")
     click.echo(f"Login URLs for the service-initiated flow: {', '.join(app.login_urls) or 'none'}")
     _print_generated(plain, pasted)
@@ -92,11 +88,8 @@ def add_command(slug: str, name: str, protocol: str, login_url: str | None, orig
 @click.argument("urls", nargs=-1)
 def set_login_urls_command(slug: str, urls: tuple[str, ...]) -> None:
     """Replace the app's registered login URLs (none given: the service-initiated flow is off)."""
-    try:
-        app = get_app(slug)
-        update_connected_app(app, login_urls=list(urls), actor=ACTOR)
-    except HubError as err:
-        raise click.ClickException(err.message) from err
+    app = get_app(slug)
+    update_connected_app(app, login_urls=list(urls), actor=ACTOR)
     click.echo(f"Login URLs of {app.slug}: {', '.join(app.login_urls) or 'none (service-initiated flow off)'}")
 
 
@@ -104,10 +97,7 @@ def _add_other(slug: str, name: str, protocol: str, pasted: str | None, options:
     adder = protocol_adder(protocol)
     if adder is None:
         raise click.ClickException(f"The {protocol} protocol is not available in this hub.")
-    try:
-        app, plain = adder(slug, name, {**options, "secret": pasted}, ACTOR)
-    except HubError as err:
-        raise click.ClickException(err.message) from err
+    app, plain = adder(slug, name, {**options, "secret": pasted}, ACTOR)
     click.echo(f"Registered {protocol} app {app.slug} ({app.name}); client id: {app.slug}")
     if plain is None:
         click.echo("Public client: no secret (the app must use PKCE).")
@@ -123,14 +113,11 @@ def _add_other(slug: str, name: str, protocol: str, pasted: str | None, options:
 def rotate_command(slug: str, secret_stdin: bool, replace: bool) -> None:
     """Stage a next secret; the hub keeps issuing with the active one until activate-secret."""
     pasted = _read_secret() if secret_stdin else None
-    try:
-        app = get_app(slug)
-        row, plain = stage_secret(app, pasted, actor=ACTOR, shown_in="cli", replace=replace)
-        new_fp = secret_fingerprint(row)
-        active = active_secret(app)
-        active_fp = secret_fingerprint(active) if active is not None else ""
-    except HubError as err:
-        raise click.ClickException(err.message) from err
+    app = get_app(slug)
+    row, plain = stage_secret(app, pasted, actor=ACTOR, shown_in="cli", replace=replace)
+    new_fp = secret_fingerprint(row)
+    active = active_secret(app)
+    active_fp = secret_fingerprint(active) if active is not None else ""
     if row.state == ACTIVE:
         click.echo(f"{app.slug} had no active secret: this one ({new_fp}) issues from now on.")
     else:
@@ -146,14 +133,11 @@ def rotate_command(slug: str, secret_stdin: bool, replace: bool) -> None:
 @click.argument("slug")
 def activate_command(slug: str) -> None:
     """Issue with the staged secret from now on; the active one becomes previous."""
-    try:
-        app = get_app(slug)
-        row = activate_secret(app, actor=ACTOR)
-        new_fp = secret_fingerprint(row)
-        previous = previous_secret(app)
-        old_fp = secret_fingerprint(previous) if previous is not None else None
-    except HubError as err:
-        raise click.ClickException(err.message) from err
+    app = get_app(slug)
+    row = activate_secret(app, actor=ACTOR)
+    new_fp = secret_fingerprint(row)
+    previous = previous_secret(app)
+    old_fp = secret_fingerprint(previous) if previous is not None else None
     click.echo(f"{app.slug}: the hub issues with {new_fp} from now on.")
     if old_fp:
         click.echo(f"The app may drop the previous secret ({old_fp}) once tokens issued with it have expired "
@@ -164,12 +148,9 @@ def activate_command(slug: str) -> None:
 @click.argument("slug")
 def retire_command(slug: str) -> None:
     """Drop the previous secret (after the app stopped accepting it)."""
-    try:
-        app = get_app(slug)
-        row = retire_secret(app, actor=ACTOR)
-        fp = secret_fingerprint(row)
-    except HubError as err:
-        raise click.ClickException(err.message) from err
+    app = get_app(slug)
+    row = retire_secret(app, actor=ACTOR)
+    fp = secret_fingerprint(row)
     click.echo(f"{app.slug}: the previous secret ({fp}) is retired. Remove it from the app's settings too.")
 
 
@@ -177,12 +158,9 @@ def retire_command(slug: str) -> None:
 @click.argument("slug")
 def discard_command(slug: str) -> None:
     """Drop the staged (next) secret without activating it."""
-    try:
-        app = get_app(slug)
-        row = discard_staged_secret(app, actor=ACTOR)
-        fp = secret_fingerprint(row)
-    except HubError as err:
-        raise click.ClickException(err.message) from err
+    app = get_app(slug)
+    row = discard_staged_secret(app, actor=ACTOR)
+    fp = secret_fingerprint(row)
     click.echo(f"{app.slug}: the staged secret ({fp}) is discarded; remove it from the app if you added it there.")
 
 
@@ -198,8 +176,5 @@ def list_command() -> None:
 @apps.command("rewrap-secrets")
 def rewrap_command() -> None:
     """Re-encrypt all stored app secrets with the first key of SSO_APP_SECRETS_KEY."""
-    try:
-        count = rewrap_secrets(actor=ACTOR)
-    except HubError as err:
-        raise click.ClickException(err.message) from err
+    count = rewrap_secrets(actor=ACTOR)
     click.echo(f"Re-encrypted {count} secrets with the first key of SSO_APP_SECRETS_KEY.")

@@ -1,27 +1,22 @@
 """``flask --app wsgi groups ...``: groups (departments), their members, and app access.
 
 Thin: each command parses its arguments, calls one use case and turns a
-:class:`~sso.base.errors.HubError` into a message and a non-zero exit.
+:class:`~sso.base.errors.HubError` into a message and a non-zero exit (:mod:`sso.base.cli`).
 """
 
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
 
-from sso.base.errors import HubError
+from sso.base.cli import HubGroup
 from sso.connected_apps.service import get_app
 
 from .access import access_policy, set_app_access
 from .service import add_member, create_group, delete_group, get_group, list_groups, remove_member, rename_group
 
-groups = AppGroup("groups", help="Manage groups (departments) and which groups may open an app.")
+groups = HubGroup("groups", help="Manage groups (departments) and which groups may open an app.")
 
 ACTOR = "cli"
-
-
-def _fail(err: HubError) -> click.ClickException:
-    return click.ClickException(err.message)
 
 
 @groups.command("list")
@@ -38,10 +33,7 @@ def list_command() -> None:
 @click.argument("name")
 def create_command(name: str) -> None:
     """Create the group NAME."""
-    try:
-        group = create_group(name, actor=ACTOR)
-    except HubError as err:
-        raise _fail(err) from err
+    group = create_group(name, actor=ACTOR)
     click.echo(f"Created group {group.name}.")
 
 
@@ -50,11 +42,8 @@ def create_command(name: str) -> None:
 @click.argument("new_name")
 def rename_command(name: str, new_name: str) -> None:
     """Rename the group NAME to NEW_NAME."""
-    try:
-        group = get_group(name)
-        changed = rename_group(group, new_name, actor=ACTOR)
-    except HubError as err:
-        raise _fail(err) from err
+    group = get_group(name)
+    changed = rename_group(group, new_name, actor=ACTOR)
     click.echo(f"Renamed to {group.name}." if changed else "Unchanged.")
 
 
@@ -62,10 +51,7 @@ def rename_command(name: str, new_name: str) -> None:
 @click.argument("name")
 def delete_command(name: str) -> None:
     """Delete the group NAME (its members stay users)."""
-    try:
-        count = delete_group(get_group(name), actor=ACTOR)
-    except HubError as err:
-        raise _fail(err) from err
+    count = delete_group(get_group(name), actor=ACTOR)
     click.echo(f"Deleted group {name.strip()} ({count} members).")
 
 
@@ -74,11 +60,8 @@ def delete_command(name: str) -> None:
 @click.argument("login")
 def add_member_command(name: str, login: str) -> None:
     """Put the user LOGIN (login or e-mail) in the group NAME."""
-    try:
-        group = get_group(name)
-        added = add_member(group, login, actor=ACTOR)
-    except HubError as err:
-        raise _fail(err) from err
+    group = get_group(name)
+    added = add_member(group, login, actor=ACTOR)
     click.echo(f"Added {login.strip()} to {group.name}." if added else f"{login.strip()} already is in {group.name}.")
 
 
@@ -87,11 +70,8 @@ def add_member_command(name: str, login: str) -> None:
 @click.argument("login")
 def remove_member_command(name: str, login: str) -> None:
     """Take the user LOGIN out of the group NAME."""
-    try:
-        group = get_group(name)
-        removed = remove_member(group, login, actor=ACTOR)
-    except HubError as err:
-        raise _fail(err) from err
+    group = get_group(name)
+    removed = remove_member(group, login, actor=ACTOR)
     click.echo(f"Removed {login.strip()} from {group.name}." if removed else f"{login.strip()} is not in {group.name}.")
 
 
@@ -103,12 +83,9 @@ def app_access_command(slug: str, names: tuple[str, ...], everyone: bool) -> Non
     """Show or set who may open the app SLUG: --everyone, or --group NAME (repeatable)."""
     if everyone and names:
         raise click.UsageError("Give either --everyone or --group, not both.")
-    try:
-        app = get_app(slug)
-        if everyone or names:
-            set_app_access(app, None if everyone else list(names), actor=ACTOR)
-        policy = access_policy(app)
-    except HubError as err:
-        raise _fail(err) from err
+    app = get_app(slug)
+    if everyone or names:
+        set_app_access(app, None if everyone else list(names), actor=ACTOR)
+    policy = access_policy(app)
     who = "everyone" if policy.groups is None else ", ".join(policy.groups) or "nobody (no group allowed)"
     click.echo(f"{app.name} is open to: {who}")

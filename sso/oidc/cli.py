@@ -6,13 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import click
-from flask.cli import AppGroup
 
-from sso.base.errors import HubError
+from sso.base.cli import HubGroup
 
 from . import keys, service
 
-oidc = AppGroup("oidc", help="OpenID Connect provider: signing keys.")
+oidc = HubGroup("oidc", help="OpenID Connect provider: signing keys.")
 
 
 def add_from_cli(slug: str, name: str, options: Mapping[str, Any], actor: str) -> tuple[Any, str | None]:
@@ -36,10 +35,7 @@ def add_from_cli(slug: str, name: str, options: Mapping[str, Any], actor: str) -
 def rotate_key_command(algorithms: tuple[str, ...], publish_ahead: int) -> None:
     """Add a new signing key: published now, signing after --publish-ahead seconds; the old
     one stays published until the ID tokens it signed have expired."""
-    try:
-        rows = keys.rotate(algorithms or keys.ALGORITHMS, publish_ahead=publish_ahead, actor="cli")
-    except HubError as err:
-        raise click.ClickException(err.message) from err
+    rows = keys.rotate(algorithms or keys.ALGORITHMS, publish_ahead=publish_ahead, actor="cli")
     for row in rows:
         click.echo(f"New {row.alg} key {row.kid}: published now, signs from {row.signs_from.isoformat()}")
 
@@ -54,8 +50,5 @@ def keys_command() -> None:
 @oidc.command("rewrap-keys")
 def rewrap_keys_command() -> None:
     """Re-encrypt the signing keys with the first key of SSO_APP_SECRETS_KEY."""
-    try:
-        count = keys.rewrap(actor="cli")
-    except HubError as err:
-        raise click.ClickException(err.message) from err
+    count = keys.rewrap(actor="cli")
     click.echo(f"Re-encrypted {count} signing keys with the first key of SSO_APP_SECRETS_KEY.")

@@ -340,6 +340,154 @@ def _consent(page: Page, stack: Stack) -> str:
     return f"/oidc/authorize?{query}"
 
 
+def _csv_pairing_app(page: Page, stack: Stack, rows: list[tuple[str, str, str]]) -> str:
+    """A disabled connected app whose directory is an uploaded CSV file of ``rows`` (login, e-mail,
+    name), its snapshot taken: pairing trouble made to order, away from the invoicing app's counts."""
+    slug = _new_app(page, stack)
+    hub = stack.hub_env()
+    stack._run(["--app", "wsgi", "pairing", "set-directory", slug, "--type", "csv"], hub)
+    csv_file = stack.workdir / f"{slug}.csv"
+    csv_file.write_text("login,email,name\n" + "".join(f"{login},{email},{name}\n" for login, email, name in rows))
+    stack._run(["--app", "wsgi", "pairing", "refresh", slug, "--file", str(csv_file)], hub)
+    return slug
+
+
+def _pairing_compare(page: Page, stack: Stack) -> str:
+    """A hub user whose login names one app user and whose e-mail names another: a conflict,
+    opened with its "Compare" button."""
+    login = _unique("gina")
+    stack._run(["--app", "wsgi", "users", "create", login, f"{login}@example.com"], stack.hub_env())
+    slug = _csv_pairing_app(page, stack, [
+        (login, f"{login}@elsewhere.example", "Gina Old"), (f"{login}-2", f"{login}@example.com", "Gina New"),
+    ])
+    page.goto(f"{stack.hub_url}/admin/pairing/{slug}?status=conflict")
+    href = page.locator("a.button:has-text('Compare')").first.get_attribute("href")
+    assert href, "no Compare button on the conflicts"
+    return str(href)
+
+
+def _pairing_created_in_hub(page: Page, stack: Stack) -> None:
+    """A user only the app has, created in the hub from the pairing page: the set-password link."""
+    login = _unique("hal")
+    slug = _csv_pairing_app(page, stack, [(login, f"{login}@example.com", "Hal Hollis")])
+    page.goto(f"{stack.hub_url}/admin/pairing/{slug}?status=missing_in_hub")
+    page.click("form button[type=submit]:has-text('Create in hub')")
+    page.wait_for_selector("input.set-password-link")
+
+
+def _pairing_department_confirm(page: Page, stack: Stack) -> None:
+    """ann is in a department in the hub, not in the invoicing app's department of that name:
+    "Fix departments…" shows what each fix would change (nothing changes yet)."""
+    import httpx
+
+    name = _unique("Finance")
+    response = httpx.post(
+        f"{stack.app_url}/scim/v2/Groups",
+        content=json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name}),
+        headers={"Authorization": f"Bearer {stack.scim_token}", "Content-Type": "application/scim+json"},
+    )
+    assert response.status_code == 201, response.text
+    hub = stack.hub_env()
+    stack._run(["--app", "wsgi", "groups", "create", name], hub)
+    stack._run(["--app", "wsgi", "groups", "add-member", name, "ann"], hub)
+    stack.refresh_pairing()
+    page.goto(f"{stack.hub_url}/admin/pairing/invoices?dept=mismatch&q=ann")
+    page.click("form button[type=submit]:has-text('Fix departments')")
+    page.wait_for_selector("h1:has-text('Make the departments agree')")
+
+
+def _password_reset(page: Page, stack: Stack) -> None:
+    """An admin resets a user's password: the page with the new set-password link."""
+    login = _unique("reset")
+    stack._run(["--app", "wsgi", "users", "create", login, f"{login}@example.com"], stack.hub_env())
+    page.goto(stack.hub_url + _user_edit_path(page, stack, login))
+    page.click("form button[type=submit]:has-text('Reset password')")
+    page.wait_for_selector("input.secret")
+
+
+def _activate_unconfirmed(page: Page, stack: Stack) -> None:
+    """"Activate" sent without ticking the box that the app accepts the new secret: the app
+    page again, the box marked. (The browser itself stops an unticked ``required`` box; the
+    server's answer is what a browser that does not check it gets.)"""
+    slug = _stage_secret(page, stack)
+    page.goto(f"{stack.hub_url}/admin/apps/{slug}")
+    page.eval_on_selector("#step-activate form", "form => { form.noValidate = true; }")
+    page.click("#step-activate button[type=submit]")
+    page.wait_for_selector("#step-activate .field-error")
+
+
+def _signed_in_as_new_user(page: Page, stack: Stack) -> str:
+    login = _new_login(page, stack)
+    page.goto(f"{stack.hub_url}/login")
+    _fill_login(page, login, stack.password)
+    return login
+
+
+def _account_with_factors(page: Page, stack: Stack) -> str:
+    """The account page of a user with an authenticator app and recovery codes (remove buttons)."""
+    _enrol_totp(page, stack, _new_login(page, stack))
+    return "/account/"
+
+
+def _remove_totp_confirm(page: Page, stack: Stack) -> str:
+    """The step before an authenticator app is removed: it asks for the current password."""
+    _enrol_totp(page, stack, _new_login(page, stack))
+    return "/account/totp/remove"
+
+
+def _new_codes_confirm(page: Page, stack: Stack) -> str:
+    """The step before new recovery codes replace the old ones: the current password."""
+    _enrol_totp(page, stack, _new_login(page, stack))
+    return "/account/recovery-codes"
+
+
+def _remove_totp_refused(page: Page, stack: Stack) -> None:
+    """That step sent with a wrong password: the error under the field, nothing removed."""
+    _enrol_totp(page, stack, _new_login(page, stack))
+    page.goto(f"{stack.hub_url}/account/totp/remove")
+    page.fill("input[name=current]", "not-my-password")
+    page.click("main form button[type=submit]")
+    page.wait_for_selector(".field-error")
+
+
+def _account_password_refused(page: Page, stack: Stack) -> None:
+    """The change-password form sent with a wrong current password (a new user's own counter)."""
+    _signed_in_as_new_user(page, stack)
+    page.goto(f"{stack.hub_url}/account/")
+    page.fill("input[name=current]", "not-my-password")
+    page.fill("input[name=password]", "another-long-password")
+    page.fill("input[name=confirm]", "another-long-password")
+    page.click("#password button[type=submit]")
+    page.wait_for_selector("#password .field-error, .flash.error, [role=alert]")
+
+
+def _totp_wrong_code(page: Page, stack: Stack) -> None:
+    """Setting up an authenticator app with a wrong code: the set-up page with the error."""
+    _signed_in_as_new_user(page, stack)
+    page.goto(f"{stack.hub_url}/account/totp")
+    page.fill("input[name=code]", "000000" if _totp_code(page) != "000000" else "111111")
+    page.click("form button[type=submit]:has-text('Turn on')")
+    page.wait_for_load_state()
+
+
+def _second_step_wrong_code(page: Page, stack: Stack) -> None:
+    """The second step of a login answered with a wrong code."""
+    _second_step(page, stack)
+    page.fill("input[name=code]", "000000")
+    page.click("main form button[type=submit]:has-text('Continue')")
+    page.wait_for_load_state()
+
+
+def _form_expired(page: Page, stack: Stack) -> None:
+    """A form sent with a CSRF token that is no longer valid: the "form has expired" page (400)."""
+    page.goto(f"{stack.hub_url}/")  # a visitor lands on the login form, a user on the start page (log-out form)
+    with page.expect_navigation():
+        page.evaluate(
+            """() => { const input = document.querySelector('form input[name=csrf_token]');
+                       input.value = 'expired'; input.form.requestSubmit(); }"""
+        )
+
+
 #: Every hub page, and who sees it. Pages of plugins and new features: add a line here.
 PAGES: list[Visit] = [
     Visit("login", ("anonymous",), "/login", heading="Log in to"),
@@ -383,8 +531,27 @@ PAGES: list[Visit] = [
     Visit("app-rotation-retire", ADMIN, open=_rotation_retire, heading="Edit Screenshot app"),
     Visit("pairing-fix-confirm", ADMIN, open=_pairing_fix_confirm, heading="please confirm"),
     Visit("pairing-bulk-confirm", ADMIN, open=_pairing_bulk_confirm, heading="please confirm"),
+    Visit("pairing-compare", ADMIN, open=_pairing_compare, heading="the accounts side by side"),
+    Visit("pairing-created-in-hub", ADMIN, open=_pairing_created_in_hub, heading="Created in the hub"),
+    Visit("pairing-department-confirm", ADMIN, open=_pairing_department_confirm, heading="Make the departments agree"),
+    Visit("user-password-reset", ADMIN, open=_password_reset, heading="Password reset"),
+    Visit("app-rotation-activate-unconfirmed", ADMIN, open=_activate_unconfirmed, heading="Edit Screenshot app"),
+    Visit("account-with-factors", ("anonymous",), open=_account_with_factors, heading="Your account"),
+    Visit("account-remove-totp-confirm", ("anonymous",), open=_remove_totp_confirm,
+          heading="Remove the authenticator app?"),
+    Visit("account-remove-totp-refused", ("anonymous",), open=_remove_totp_refused,
+          heading="Remove the authenticator app?"),
+    Visit("account-new-recovery-codes-confirm", ("anonymous",), open=_new_codes_confirm,
+          heading="Make new recovery codes?"),
+    Visit("account-password-refused", ("anonymous",), open=_account_password_refused, heading="Your account"),
+    Visit("account-totp-wrong-code", ("anonymous",), open=_totp_wrong_code, heading="Set up an authenticator app"),
+    Visit("login-second-step-wrong-code", ("anonymous",), open=_second_step_wrong_code, heading="One more step"),
+    Visit("error-400-form-expired", ANYONE, open=_form_expired, heading="The form has expired"),
+    Visit("error-400-oidc-refused", ANYONE, "/oidc/authorize?client_id=no-such-app", status=400,
+          heading="Sign-in request refused"),
     Visit("error-403", ("user",), "/admin/users/", status=403, heading="Access denied"),
     Visit("error-404", ANYONE, "/no/such/page", status=404, heading="Page not found"),
+    Visit("error-405", ANYONE, "/logout", status=405, heading="Not available here"),
     Visit("error-429", ("anonymous",), open=_too_many_attempts, heading="Log in to"),
 ]
 

@@ -109,7 +109,7 @@ def test_recovery_codes_are_stored_hashed(app, client, auth, clock) -> None:  # 
 def test_regenerating_recovery_codes_voids_the_old_ones(client, auth, clock) -> None:  # type: ignore[no-untyped-def]
     auth.login()
     _secret, old = enrol_totp(client, clock)
-    new = codes_on_page(client.post("/account/recovery-codes").get_data(as_text=True))
+    new = codes_on_page(client.post("/account/recovery-codes", data={"current": HUB_USER_PASSWORD}).get_data(as_text=True))
     assert len(new) == 10 and not set(new) & set(old)
     auth.logout()
     auth.login()
@@ -229,7 +229,7 @@ def test_policy_walks_users_through_enrolment(hub_config, clock, policy, who, wa
         assert done.status_code == 200 and len(codes_on_page(done.get_data(as_text=True))) == 10
         assert client.get("/").status_code == 200  # signed in
         # Required: the only factor cannot be removed.
-        assert client.post("/account/totp/remove").status_code == 400
+        assert client.post("/account/totp/remove", data={"current": password}).status_code == 400
     finally:
         with app.app_context():
             db.session.remove()
@@ -274,7 +274,7 @@ def test_reset_factors_is_admin_only(app, client, auth) -> None:  # type: ignore
 def test_remove_totp(app, client, auth, clock) -> None:  # type: ignore[no-untyped-def]
     auth.login()
     enrol_totp(client, clock)
-    assert client.post("/account/totp/remove").status_code == 302
+    assert client.post("/account/totp/remove", data={"current": HUB_USER_PASSWORD}).status_code == 302
     assert "totp_removed" in _events(app)
     auth.logout()
     assert auth.login().headers["Location"] == "/"
