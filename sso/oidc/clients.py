@@ -7,6 +7,7 @@ what changes per flow (the code, the token, the user).
   ``OidcClient``, a ``ConnectedApp`` or an ``AppSecret``) drops them at once; other workers
   follow within the TTL. A disabled app or a new client secret therefore takes effect
   everywhere within 2 seconds. Unknown client ids are not kept.
+* **The apps' origins** (for CORS on the token, userinfo and revocation endpoints), the same way.
 * **Pairwise subjects** by (user, client row, client creation time): a ``sub`` never
   changes once written, and the creation time tells a new client apart from a deleted one
   whose row id the database reused.
@@ -49,6 +50,7 @@ class ClientCache:
     ttl: float
     clients: TTLCache[Hashable, tuple[int, Client]]
     subjects: LRUCache[tuple[int, int, Any], str] = field(default_factory=lambda: LRUCache(_SUBJECTS))
+    origins: tuple[int, float, frozenset[str]] | None = None  # (generation, loaded at, origins)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -105,6 +107,22 @@ def subject(user_id: int, client: Client, load: Callable[[], str]) -> str:
         with cache.lock:
             cache.subjects[key] = sub
     return sub
+
+
+def app_origins(load: Callable[[], frozenset[str]]) -> frozenset[str]:
+    """The origins of every enabled OIDC app's registered URIs (for CORS), kept like the clients."""
+    cache = _cache()
+    if cache is None:
+        return load()
+    with cache.lock:
+        entry = cache.origins
+    if entry is not None and entry[0] == _generation[0] and cache.clients.timer() - entry[1] < cache.ttl:
+        return entry[2]
+    generation, loaded_at = _generation[0], cache.clients.timer()
+    origins = load()
+    with cache.lock:
+        cache.origins = (generation, loaded_at, origins)
+    return origins
 
 
 def forget() -> None:

@@ -190,6 +190,17 @@ def _load_client(client_id: str) -> Client | None:
     return Client.of(row) if row is not None and row.app.enabled else None
 
 
+def app_origins() -> frozenset[str]:
+    """Origins of every enabled OIDC app's redirect and post-logout URIs (cached per worker)."""
+
+    def load() -> frozenset[str]:
+        rows = db.session.scalars(select(ConnectedApp.allowed_origins).where(
+            ConnectedApp.protocol == "oidc", ConnectedApp.enabled.is_(True)))
+        return frozenset(origin for origins in rows for origin in (origins or ()))
+
+    return clients.app_origins(load)
+
+
 def _load_client_by_id(client_pk: int) -> Client | None:
     row = db.session.get(OidcClient, client_pk)
     return Client.of(row) if row is not None and row.app.enabled else None

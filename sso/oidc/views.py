@@ -66,6 +66,30 @@ def _with_iss(response: Response) -> Response:
     return _no_store(response)
 
 
+#: Endpoints a browser app (a public client: a single-page app) calls with fetch(): CORS for
+#: the origins of the OIDC apps' registered URIs, without credentials (no cookie is involved).
+_CORS_ENDPOINTS = frozenset({"oidc.token", "oidc.userinfo", "oidc.revoke"})
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    origin = request.headers.get("Origin")
+    if request.endpoint not in _CORS_ENDPOINTS or not origin:
+        return response
+    response.vary.add("Origin")
+    if origin not in server.app_origins():
+        return response  # the browser refuses to hand the answer to that page
+    response.headers["Access-Control-Allow-Origin"] = origin
+    if request.method == "OPTIONS":  # the preflight
+        methods = "GET, POST" if request.endpoint == "oidc.userinfo" else "POST"
+        response.headers["Access-Control-Allow-Methods"] = methods
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    else:
+        response.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
+    return response
+
+
 def _page(status: int, title: str, message: str) -> ResponseReturnValue:
     return render_template("error.html", status=status, title=title, message=message), status
 
