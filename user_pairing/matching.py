@@ -180,6 +180,15 @@ class _KeyIndex:
                 bucket.append(first[key])
         first.pop("", None)
 
+    @classmethod
+    def of_unique(cls, keys: Sequence[str], positions: Sequence[int]) -> _KeyIndex:
+        """The index of the users at ``positions``, whose non-empty keys are all distinct."""
+        index = cls.__new__(cls)
+        index.first = dict(zip(map(keys.__getitem__, positions), positions, strict=True))
+        index.first.pop("", None)
+        index.dups = {}
+        return index
+
     def get(self, key: str) -> list[int] | None:
         """Every user under ``key``, or ``None``."""
         bucket = self.dups.get(key)
@@ -200,15 +209,39 @@ _HUB, _APP = 0, 1
 class _Matcher:
     """One run of :func:`match_users`; holds the indexes so the helpers stay short."""
 
-    def __init__(self, hub: list[DirectoryUser], app: list[DirectoryUser], app_name: str, hub_name: str) -> None:
+    def __init__(
+        self,
+        hub: list[DirectoryUser],
+        app: list[DirectoryUser],
+        app_name: str,
+        hub_name: str,
+        *,
+        short_path: bool = True,
+    ) -> None:
+        #: False: every user takes the general path and every row is sorted on its full key
+        #: (the tests check that both give the same table).
+        self.short_path = short_path
         self.users = (hub, app)
         self.names = (hub_name, app_name)
         login, email = attrgetter("login"), attrgetter("email")
         self.logins = (normalize_keys(map(login, hub)), normalize_keys(map(login, app)))
         self.emails = (normalize_keys(map(email, hub)), normalize_keys(map(email, app)))
         hub_positions, app_positions = list(range(len(hub))), list(range(len(app)))
-        self.by_login = (_KeyIndex(self.logins[_HUB], hub_positions), _KeyIndex(self.logins[_APP], app_positions))
-        self.by_email = (_KeyIndex(self.emails[_HUB], hub_positions), _KeyIndex(self.emails[_APP], app_positions))
+        # The hub's indexes are built in full only when a hub key repeats (never, for the
+        # hub's own users: its logins and e-mails are unique). Otherwise a set proves the
+        # keys distinct and run() indexes only the hub users off the short path (see there).
+        self.hub_deferred = [
+            short_path and not _repeats(self.logins[_HUB]),
+            short_path and not _repeats(self.emails[_HUB]),
+        ]
+        self.by_login = (
+            _KeyIndex.of_unique([], []) if self.hub_deferred[0] else _KeyIndex(self.logins[_HUB], hub_positions),
+            _KeyIndex(self.logins[_APP], app_positions),
+        )
+        self.by_email = (
+            _KeyIndex.of_unique([], []) if self.hub_deferred[1] else _KeyIndex(self.emails[_HUB], hub_positions),
+            _KeyIndex(self.emails[_APP], app_positions),
+        )
         self._first_cache: dict[tuple[int, int, str], int] = {}
 
     # -- classification ------------------------------------------------------------------
@@ -221,6 +254,10 @@ class _Matcher:
         the same order as the full key, because a paired row's hub login is non-empty and
         held by no other hub user (a repeated one puts its users in conflict), and paired
         rows come last. The other rows are sorted on the full key as before.
+
+        A short-path pair is alone with its two keys: no other user of either side holds
+        them (either would make them repeated). So no later lookup is ever made with those
+        keys, and the hub's deferred indexes hold only the other hub users (one in ten).
         """
         # The hot loop: local names and inlined checks, because it runs once per user.
         hub, app = self.users
@@ -243,11 +280,14 @@ class _Matcher:
         app_done = bytearray(len(app))
         conflicted: list[tuple[int, int]] = []
         # Each hub login looked up in the app's index at once, in C.
-        by_login = map(app_first_login.get, hub_login)
+        by_login: Iterable[int | None] = map(app_first_login.get, hub_login)
 
-        for i, user, login, email, j in zip(range(len(hub)), hub, hub_login, hub_email, by_login, strict=True):
+        rest: list[int] = []  # hub users off the short path, for the second pass
+        if not self.short_path:  # no first pass: every hub user goes to the second
+            rest, by_login = list(range(len(hub))), ()
+        for i, user, login, email, j in zip(range(len(hub)), hub, hub_login, hub_email, by_login, strict=False):
             if login in dup_login or email in dup_email:
-                conflicted.append((_HUB, i))
+                rest.append(i)
                 continue
             if j is not None and email and app_email[j] == email:
                 # Login and e-mail both name app user j (the e-mail is held by nobody else),
@@ -269,6 +309,22 @@ class _Matcher:
                 add_key(login)
                 add_row(row)
                 continue
+            rest.append(i)
+
+        for kind, keys, index in ((0, hub_login, self.by_login[_HUB]), (1, hub_email, self.by_email[_HUB])):
+            if self.hub_deferred[kind]:
+                index.first = hub_first = _KeyIndex.of_unique(keys, rest).first
+                if kind == 0:
+                    hub_first_login = hub_first
+                else:
+                    hub_first_email = hub_first
+
+        for i in rest:
+            user, login, email = hub[i], hub_login[i], hub_email[i]
+            if login in dup_login or email in dup_email:
+                conflicted.append((_HUB, i))
+                continue
+            j = app_first_login.get(login)
             by_mail = app_first_email.get(email)
             if j is None:
                 j = by_mail
@@ -293,7 +349,7 @@ class _Matcher:
             app_done[j] = 1
             # One key differs (or is empty): a mismatch, or paired when both keys agree after all.
             row = self._pair(i, j)
-            if row.status is not paired:
+            if row.status is not paired or not self.short_path:
                 keyed.append(((_RANK[row.status], login, email, user.login, user.email, _HUB, user.ref or ""), row))
                 continue
             add_key(login)
@@ -550,6 +606,13 @@ class _Matcher:
                 set_group(row, group)  # the row is new and not shared yet
             out.append(row)
         return out
+
+
+def _repeats(keys: list[str]) -> bool:
+    """True when a non-empty key occurs more than once."""
+    distinct = set(keys)
+    distinct.discard("")
+    return len(distinct) + keys.count("") != len(keys)
 
 
 _first_item = itemgetter(0)
