@@ -338,7 +338,8 @@ The cyclic GC is paused during the match and what it allocated is moved to the o
 at the end instead of being walked. Time per user still grows from 10k to 1M (see the table)
 because the working set, several hundred MB of Python objects, no longer fits the CPU caches and
 fresh memory must be faulted in, not because of extra work per user. The figures depend on the
-machine's load: the 1M run here was taken with a load average of about 2 on 2 CPUs. Peak memory is measured as VmHWM of a fresh process that builds both user
+machine's load: the 1M run here was taken with a load average of about 2 on 2 CPUs.
+Peak memory is measured as VmHWM of a fresh process that builds both user
 lists and matches them, so it includes the input data.
 """
     (ROOT / "bench" / "README-pairing.md").write_text(readme, encoding="utf-8")
