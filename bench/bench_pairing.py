@@ -331,10 +331,15 @@ Status mix at 100,000 users per side: {status_mix}.
 
 The algorithm is linear: dict indexes on the normalised login and e-mail, one pass per side, no
 nested loops (conflict groups are walked with per-key cursors, so even thousands of users sharing
-one e-mail stay linear); only the final sort of the rows is n log n. Time per user is nearly flat
-from 10k to 100k; at 1M it grows (see the table) because the working set, several hundred MB of
-Python objects, no longer fits the CPU caches and fresh memory must be faulted in, not because of
-extra work per user. Peak memory is measured as VmHWM of a fresh process that builds both user
+one e-mail stay linear); only the final sort of the rows is n log n. A plain pair (login and
+e-mail naming the same user, no key repeated) takes a short path: one C-level look-up, the row's
+slots set directly, sorted on its login alone; the hub's indexes then hold only the other users.
+The cyclic GC is paused during the match and what it allocated is moved to the oldest generation
+at the end instead of being walked. Time per user still grows from 10k to 1M (see the table)
+because the working set, several hundred MB of Python objects, no longer fits the CPU caches and
+fresh memory must be faulted in, not because of extra work per user. The figures depend on the
+machine's load: the 1M run here was taken with a load average of about 2 on 2 CPUs.
+Peak memory is measured as VmHWM of a fresh process that builds both user
 lists and matches them, so it includes the input data.
 """
     (ROOT / "bench" / "README-pairing.md").write_text(readme, encoding="utf-8")

@@ -66,9 +66,9 @@ def report_command(slug: str, fmt: str, status: str | None) -> None:
     rows = service.report(app)
     rows = display.select_rows(rows, display.parse_status(status))
     if fmt == "json":
-        click.echo(display.to_json(rows))
+        click.echo(display.to_json(rows, service.department_index(app)))
     elif fmt == "csv":
-        click.echo(display.to_csv(rows), nl=False)
+        click.echo(display.to_csv(rows, service.department_index(app)), nl=False)
     else:
         click.echo(display.to_table(rows))
 

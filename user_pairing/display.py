@@ -10,6 +10,7 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 
+from .departments import DepartmentIndex
 from .matching import PairingRow, Status
 
 #: The columns of every export, in order (the JSON rows have the same keys).
@@ -29,6 +30,10 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "group",
     "hint",
 )
+#: Added after :data:`EXPORT_FIELDS` when the app's groups are known (as on the page): each
+#: side's departments and ``department_status``: ``match``, ``mismatch`` (among the departments
+#: both systems know) or empty/``null`` when the row lacks a side to compare.
+DEPARTMENT_FIELDS: tuple[str, ...] = ("hub_departments", "app_departments", "department_status")
 MAX_QUERY = 200
 # What makes a spreadsheet read a cell as a formula (the full-width forms too: some
 # spreadsheet programs fold them), after any leading white space.
@@ -88,14 +93,30 @@ def raw(value: str | None, limit: int = 80) -> str:
     return '"' + visible(value, limit).replace(" ", "␠") + '"'
 
 
-def to_json(rows: Iterable[PairingRow]) -> str:
-    """The rows as a JSON array of objects with :data:`EXPORT_FIELDS` (``null`` where absent)."""
-    return json.dumps([_export_dict(row) for row in rows], ensure_ascii=False)
+def _compared(departments: DepartmentIndex | None) -> DepartmentIndex | None:
+    """``departments`` when the app's groups are known, else None (no department columns)."""
+    return departments if departments is not None and departments.app_groups is not None else None
 
 
-def _export_dict(row: PairingRow) -> dict[str, object]:
+def _department_values(row: PairingRow, departments: DepartmentIndex) -> tuple[list[str], list[str], str | None]:
+    deps = departments.of(row)
+    status = ("mismatch" if deps.mismatch else "match") if deps.known else None
+    return list(deps.hub), list(deps.app), status
+
+
+def to_json(rows: Iterable[PairingRow], departments: DepartmentIndex | None = None) -> str:
+    """The rows as a JSON array of objects with :data:`EXPORT_FIELDS` (``null`` where absent),
+    plus :data:`DEPARTMENT_FIELDS` (lists of group names) when ``departments`` knows the app's groups."""
+    compared = _compared(departments)
+    return json.dumps([_export_dict(row, compared) for row in rows], ensure_ascii=False)
+
+
+def _export_dict(row: PairingRow, departments: DepartmentIndex | None = None) -> dict[str, object]:
     data = row.to_dict()
-    return {k: data[k] for k in EXPORT_FIELDS}
+    out = {k: data[k] for k in EXPORT_FIELDS}
+    if departments is not None:
+        out.update(zip(DEPARTMENT_FIELDS, _department_values(row, departments), strict=True))
+    return out
 
 
 def _formula_part(part: str) -> bool:
@@ -128,14 +149,21 @@ def _cell(value: object) -> object:
     return "" if value is None else value
 
 
-def to_csv(rows: Iterable[PairingRow]) -> str:
-    """The rows as CSV with a header of :data:`EXPORT_FIELDS`; formula-like cells are defused."""
+def to_csv(rows: Iterable[PairingRow], departments: DepartmentIndex | None = None) -> str:
+    """The rows as CSV with a header of :data:`EXPORT_FIELDS` (plus :data:`DEPARTMENT_FIELDS`,
+    group names joined with ``"; "``, when ``departments`` knows the app's groups);
+    formula-like cells are defused."""
+    compared = _compared(departments)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_FIELDS)
+    writer.writerow(EXPORT_FIELDS + (DEPARTMENT_FIELDS if compared is not None else ()))
     for row in rows:
         data = row.to_dict()
-        writer.writerow([_cell(data[k]) for k in EXPORT_FIELDS])  # every cell, the hint included
+        cells = [_cell(data[k]) for k in EXPORT_FIELDS]  # every cell, the hint included
+        if compared is not None:
+            hub, app, status = _department_values(row, compared)
+            cells += [_cell("; ".join(hub)), _cell("; ".join(app)), _cell(status)]
+        writer.writerow(cells)
     return out.getvalue()
 
 

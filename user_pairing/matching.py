@@ -16,11 +16,13 @@ through dict indexes on the normalised keys, so the work is linear in the number
 from __future__ import annotations
 
 import gc
-from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from enum import StrEnum
+from itertools import filterfalse
+from operator import attrgetter, itemgetter
 
 from sso.base.identity import normalize_key, normalize_keys
 
@@ -130,6 +132,13 @@ def collector_paused() -> Iterator[None]:
     The matching allocates a few objects per user and creates no reference cycles, so
     nothing is lost; without this, collections triggered by the allocations cost about
     40 % of the run time at 100,000 users per side. Reference counting still frees memory.
+
+    On the way out, what was allocated meanwhile is moved straight to the oldest generation
+    (``gc.freeze()`` then ``gc.unfreeze()``: two list splices) rather than left in the
+    youngest one, whose next collection, due at the first allocation after ``gc.enable()``,
+    would otherwise walk every new object: a third of a second at 1,000,000 users per side.
+    They are scanned by the next full collection, as any survivor would be. Skipped when the
+    process keeps objects frozen itself (``gc.get_freeze_count()``), so those stay frozen.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -137,6 +146,9 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -146,16 +158,36 @@ class _KeyIndex:
 
     __slots__ = ("dups", "first")
 
-    def __init__(self, keys: list[str]) -> None:
-        first = dict(zip(keys, range(len(keys)), strict=True))  # built in C; later users win for repeated keys
-        first.pop("", None)
+    def __init__(self, keys: list[str], positions: list[int]) -> None:
+        # ``positions`` is ``list(range(len(keys)))``, shared by a side's two indexes so the
+        # int objects are made once. Built in C; later users win for repeated keys.
+        first = dict(zip(keys, positions, strict=True))
         self.first = first
         self.dups: dict[str, list[int]] = {}
-        if len(first) != len(keys) - keys.count(""):
-            repeated = {key for key, n in Counter(keys).items() if n > 1 and key}
-            for i, key in enumerate(keys):
-                if key in repeated:
-                    self.dups.setdefault(key, []).append(i)
+        if len(first) != len(keys):
+            # The users that are not the last of their key, found in C (set operations on
+            # ints, no second lookup of every key); buckets stay in input order.
+            last = set(first.values())
+            dups = self.dups
+            for i in filterfalse(last.__contains__, positions):
+                key = keys[i]
+                if key:
+                    bucket = dups.get(key)
+                    if bucket is None:
+                        bucket = dups[key] = []
+                    bucket.append(i)
+            for key, bucket in dups.items():
+                bucket.append(first[key])
+        first.pop("", None)
+
+    @classmethod
+    def of_unique(cls, keys: Sequence[str], positions: Sequence[int]) -> _KeyIndex:
+        """The index of the users at ``positions``, whose non-empty keys are all distinct."""
+        index = cls.__new__(cls)
+        index.first = dict(zip(map(keys.__getitem__, positions), positions, strict=True))
+        index.first.pop("", None)
+        index.dups = {}
+        return index
 
     def get(self, key: str) -> list[int] | None:
         """Every user under ``key``, or ``None``."""
@@ -177,18 +209,56 @@ _HUB, _APP = 0, 1
 class _Matcher:
     """One run of :func:`match_users`; holds the indexes so the helpers stay short."""
 
-    def __init__(self, hub: list[DirectoryUser], app: list[DirectoryUser], app_name: str, hub_name: str) -> None:
+    def __init__(
+        self,
+        hub: list[DirectoryUser],
+        app: list[DirectoryUser],
+        app_name: str,
+        hub_name: str,
+        *,
+        short_path: bool = True,
+    ) -> None:
+        #: False: every user takes the general path and every row is sorted on its full key
+        #: (the tests check that both give the same table).
+        self.short_path = short_path
         self.users = (hub, app)
         self.names = (hub_name, app_name)
-        self.logins = (normalize_keys([u.login for u in hub]), normalize_keys([u.login for u in app]))
-        self.emails = (normalize_keys([u.email for u in hub]), normalize_keys([u.email for u in app]))
-        self.by_login = (_KeyIndex(self.logins[_HUB]), _KeyIndex(self.logins[_APP]))
-        self.by_email = (_KeyIndex(self.emails[_HUB]), _KeyIndex(self.emails[_APP]))
+        login, email = attrgetter("login"), attrgetter("email")
+        self.logins = (normalize_keys(map(login, hub)), normalize_keys(map(login, app)))
+        self.emails = (normalize_keys(map(email, hub)), normalize_keys(map(email, app)))
+        hub_positions, app_positions = list(range(len(hub))), list(range(len(app)))
+        # The hub's indexes are built in full only when a hub key repeats (never, for the
+        # hub's own users: its logins and e-mails are unique). Otherwise a set proves the
+        # keys distinct and run() indexes only the hub users off the short path (see there).
+        self.hub_deferred = [
+            short_path and not _repeats(self.logins[_HUB]),
+            short_path and not _repeats(self.emails[_HUB]),
+        ]
+        self.by_login = (
+            _KeyIndex.of_unique([], []) if self.hub_deferred[0] else _KeyIndex(self.logins[_HUB], hub_positions),
+            _KeyIndex(self.logins[_APP], app_positions),
+        )
+        self.by_email = (
+            _KeyIndex.of_unique([], []) if self.hub_deferred[1] else _KeyIndex(self.emails[_HUB], hub_positions),
+            _KeyIndex(self.emails[_APP], app_positions),
+        )
         self._first_cache: dict[tuple[int, int, str], int] = {}
 
     # -- classification ------------------------------------------------------------------
 
     def run(self) -> list[PairingRow]:
+        """Every row, in table order.
+
+        Paired rows, nine in ten in a healthy directory, take a short path: they are built
+        without a sort key tuple and sorted on their normalised hub login alone, which gives
+        the same order as the full key, because a paired row's hub login is non-empty and
+        held by no other hub user (a repeated one puts its users in conflict), and paired
+        rows come last. The other rows are sorted on the full key as before.
+
+        A short-path pair is alone with its two keys: no other user of either side holds
+        them (either would make them repeated). So no later lookup is ever made with those
+        keys, and the hub's deferred indexes hold only the other hub users (one in ten).
+        """
         # The hot loop: local names and inlined checks, because it runs once per user.
         hub, app = self.users
         hub_login, app_login = self.logins
@@ -197,26 +267,73 @@ class _Matcher:
         hub_first_email, hub_dup_email = self.by_email[_HUB].first, self.by_email[_HUB].dups
         app_first_login, app_dup_login = self.by_login[_APP].first, self.by_login[_APP].dups
         app_first_email, app_dup_email = self.by_email[_APP].first, self.by_email[_APP].dups
-        paired, rank_paired = Status.PAIRED, _RANK[Status.PAIRED]
+        # A hub user whose key another hub user, or several app users, hold is in conflict.
+        dup_login = hub_dup_login.keys() | app_dup_login.keys()
+        dup_email = hub_dup_email.keys() | app_dup_email.keys()
+        paired = Status.PAIRED
+        new, set_fields = object.__new__, _ROW_SETTERS
+        set_status, set_hub, set_app, set_hint, set_case, set_group = set_fields
         keyed: list[tuple[tuple[object, ...], PairingRow]] = []
+        paired_keys: list[str] = []
+        paired_rows: list[PairingRow] = []
+        add_key, add_row = paired_keys.append, paired_rows.append
         app_done = bytearray(len(app))
         conflicted: list[tuple[int, int]] = []
+        # Each hub login looked up in the app's index at once, in C.
+        by_login: Iterable[int | None] = map(app_first_login.get, hub_login)
 
-        for i, user in enumerate(hub):
-            login, email = hub_login[i], hub_email[i]
-            # Another hub user under the same key, or several app users: a conflict.
-            if login in hub_dup_login or email in hub_dup_email or login in app_dup_login or email in app_dup_email:
+        rest: list[int] = []  # hub users off the short path, for the second pass
+        if not self.short_path:  # no first pass: every hub user goes to the second
+            rest, by_login = list(range(len(hub))), ()
+        for i, user, login, email, j in zip(range(len(hub)), hub, hub_login, hub_email, by_login, strict=False):
+            if login in dup_login or email in dup_email:
+                rest.append(i)
+                continue
+            if j is not None and email and app_email[j] == email:
+                # Login and e-mail both name app user j (the e-mail is held by nobody else),
+                # and neither key is repeated on either side: j's keys are i's, so j reaches
+                # nobody but i. The usual case.
+                app_done[j] = 1
+                other = app[j]
+                if user.login == other.login and user.email == other.email and user.active and other.active:
+                    # PairingRow(paired, user, other, _PAIRED_HINT), without the frozen __init__.
+                    row = new(PairingRow)
+                    set_status(row, paired)
+                    set_hub(row, user)
+                    set_app(row, other)
+                    set_hint(row, _PAIRED_HINT)
+                    set_case(row, False)
+                    set_group(row, None)
+                else:
+                    row = self._pair(i, j)  # paired, differing in case or inactive
+                add_key(login)
+                add_row(row)
+                continue
+            rest.append(i)
+
+        for kind, keys, index in ((0, hub_login, self.by_login[_HUB]), (1, hub_email, self.by_email[_HUB])):
+            if self.hub_deferred[kind]:
+                index.first = hub_first = _KeyIndex.of_unique(keys, rest).first
+                if kind == 0:
+                    hub_first_login = hub_first
+                else:
+                    hub_first_email = hub_first
+
+        for i in rest:
+            user, login, email = hub[i], hub_login[i], hub_email[i]
+            if login in dup_login or email in dup_email:
                 conflicted.append((_HUB, i))
                 continue
             j = app_first_login.get(login)
-            by_email = app_first_email.get(email)
+            by_mail = app_first_email.get(email)
             if j is None:
-                j = by_email
-            elif by_email is not None and by_email != j:
+                j = by_mail
+                if j is None:
+                    row = self._missing(Status.MISSING_IN_APP, user, None)
+                    keyed.append((self._key(_HUB, i, _MISSING_IN_APP), row))
+                    continue
+            elif by_mail is not None and by_mail != j:
                 conflicted.append((_HUB, i))  # the login names one app user, the e-mail another
-                continue
-            if j is None:
-                keyed.append((self._key(_HUB, i, _MISSING_IN_APP), self._missing(Status.MISSING_IN_APP, user, None)))
                 continue
             # The candidate must reach nobody but i: no twin in the app, and any key of its
             # own that differs from i's must be unknown to the hub.
@@ -230,26 +347,17 @@ class _Matcher:
                 conflicted.append((_HUB, i))
                 continue
             app_done[j] = 1
-            other = app[j]
-            if (
-                login == j_login
-                and email == j_email
-                and login
-                and email
-                and user.login == other.login
-                and user.email == other.email
-                and user.active
-                and other.active
-            ):
-                row, rank = PairingRow(paired, user, other, _PAIRED_HINT), rank_paired
-            else:
-                row = self._pair(i, j)
-                rank = _RANK[row.status]
-            keyed.append(((rank, login, email, user.login, user.email, _HUB, user.ref or ""), row))
-
-        for j, user in enumerate(app):
-            if app_done[j]:
+            # One key differs (or is empty): a mismatch, or paired when both keys agree after all.
+            row = self._pair(i, j)
+            if row.status is not paired or not self.short_path:
+                keyed.append(((_RANK[row.status], login, email, user.login, user.email, _HUB, user.ref or ""), row))
                 continue
+            add_key(login)
+            add_row(row)
+
+        find, j = app_done.find, app_done.find(0)
+        while j >= 0:  # the app users nobody claimed, found in C
+            user = app[j]
             login, email = app_login[j], app_email[j]
             if (
                 login in app_dup_login
@@ -260,10 +368,14 @@ class _Matcher:
                 conflicted.append((_APP, j))
             else:
                 keyed.append((self._key(_APP, j, _MISSING_IN_HUB), self._missing(Status.MISSING_IN_HUB, None, user)))
+            j = find(0, j + 1)
 
         keyed.extend(self._conflicts(conflicted))
-        keyed.sort(key=lambda item: item[0])
-        return self._number_groups(keyed)
+        keyed.sort(key=_first_item)
+        rows = self._number_groups(keyed)
+        order = sorted(range(len(paired_keys)), key=paired_keys.__getitem__)
+        rows.extend(map(paired_rows.__getitem__, order))
+        return rows
 
     def _key(self, side: int, i: int, rank: int = 0) -> tuple[object, ...]:
         user = self.users[side][i]
@@ -325,27 +437,35 @@ class _Matcher:
 
     def _conflicts(self, conflicted: list[tuple[int, int]]) -> list[tuple[tuple[object, ...], PairingRow]]:
         """Split the conflicted users into connected groups and lay each group out as rows."""
-        seen: set[tuple[int, int]] = set()
-        seen_keys: set[tuple[int, str]] = set()
+        seen: tuple[set[int], set[int]] = (set(), set())  # per side
+        seen_keys: tuple[set[str], set[str]] = (set(), set())  # logins, e-mails
+        keys, indexes = (self.logins, self.emails), (self.by_login, self.by_email)
         out: list[tuple[tuple[object, ...], PairingRow]] = []
         for start in conflicted:
-            if start in seen:
+            if start[1] in seen[start[0]]:
                 continue
             members: list[tuple[int, int]] = []
             queue = deque([start])
-            seen.add(start)
+            seen[start[0]].add(start[1])
             while queue:
-                side, i = queue.popleft()
-                members.append((side, i))
-                for kind, key in ((0, self.logins[side][i]), (1, self.emails[side][i])):
-                    if not key or (kind, key) in seen_keys:
+                side, i = member = queue.popleft()
+                members.append(member)
+                for kind in (0, 1):
+                    key = keys[kind][side][i]
+                    if not key or key in seen_keys[kind]:
                         continue
-                    seen_keys.add((kind, key))
-                    indexes = self.by_login if kind == 0 else self.by_email
+                    seen_keys[kind].add(key)
                     for other_side in (_HUB, _APP):
-                        for k in indexes[other_side].get(key) or ():
-                            if (other_side, k) not in seen:
-                                seen.add((other_side, k))
+                        index, done = indexes[kind][other_side], seen[other_side]
+                        bucket = index.dups.get(key)
+                        if bucket is None:
+                            k = index.first.get(key)
+                            if k is None:
+                                continue
+                            bucket = [k]
+                        for k in bucket:
+                            if k not in done:
+                                done.add(k)
                                 queue.append((other_side, k))
             out.extend(self._group_rows(members))
         return out
@@ -411,28 +531,31 @@ class _Matcher:
 
     def _conflict_hint(self, i: int | None, j: int | None, group_size: int) -> str:
         reasons: list[str] = []
+        inactive = False
         for side, k in ((_HUB, i), (_APP, j)):
             if k is None:
                 continue
             user, place = self.users[side][k], self.names[side]
+            inactive = inactive or not user.active
             other, other_place = 1 - side, self.names[1 - side]
-            n = self.by_login[side].count(self.logins[side][k])
-            if n > 1:
-                reasons.append(f"{n} accounts in {place} have the login {_show(user.login)}")
-            n = self.by_email[side].count(self.emails[side][k])
-            if n > 1:
-                reasons.append(f"{n} accounts in {place} have the e-mail {_show(user.email)}")
-            login_match = self.by_login[other].get(self.logins[side][k]) if self.logins[side][k] else None
-            email_match = self.by_email[other].get(self.emails[side][k]) if self.emails[side][k] else None
+            login, email = self.logins[side][k], self.emails[side][k]
+            # Only repeated keys have a bucket (of two or more users).
+            bucket = self.by_login[side].dups.get(login)
+            if bucket is not None:
+                reasons.append(f"{len(bucket)} accounts in {place} have the login {_show(user.login)}")
+            bucket = self.by_email[side].dups.get(email)
+            if bucket is not None:
+                reasons.append(f"{len(bucket)} accounts in {place} have the e-mail {_show(user.email)}")
+            login_match = self.by_login[other].get(login) if login else None
+            email_match = self.by_email[other].get(email) if email else None
             if login_match and email_match and set(login_match) != set(email_match):
-                a = self.users[other][self._first(other, 0, self.logins[side][k], login_match)]
-                b = self.users[other][self._first(other, 1, self.emails[side][k], email_match)]
+                a = self.users[other][self._first(other, 0, login, login_match)]
+                b = self.users[other][self._first(other, 1, email, email_match)]
                 reasons.append(
                     f"in {other_place} the login {_show(user.login)} belongs to {_show(a.login)} "
                     f"({_show(a.email)}) but the e-mail {_show(user.email)} belongs to {_show(b.login)}"
                 )
-        seen: set[str] = set()
-        unique = [r for r in reasons if not (r in seen or seen.add(r))]  # type: ignore[func-returns-value]
+        unique = list(dict.fromkeys(reasons))
         hub_name, app_name = self.names
         if unique:
             text = "Conflict: " + "; ".join(unique[:3]) + "."
@@ -441,8 +564,7 @@ class _Matcher:
         text += (
             f" Give each person one login and one e-mail, unique and the same in {hub_name} and {app_name}."
         )
-        users = [self.users[side][k] for side, k in ((_HUB, i), (_APP, j)) if k is not None]
-        if any(not u.active for u in users):
+        if inactive:
             text += " An inactive account is involved; it may be the one to remove."
         return text
 
@@ -476,13 +598,27 @@ class _Matcher:
         """The rows in order, conflict groups numbered 1, 2, ... as they appear."""
         out: list[PairingRow] = []
         group, current = 0, None
+        set_group = _ROW_SETTERS[5]
         for key, row in keyed:
             if row.status is Status.CONFLICT:
                 if key[1] != current:
                     group, current = group + 1, key[1]
-                row = replace(row, group=group)
+                set_group(row, group)  # the row is new and not shared yet
             out.append(row)
         return out
+
+
+def _repeats(keys: list[str]) -> bool:
+    """True when a non-empty key occurs more than once."""
+    distinct = set(keys)
+    distinct.discard("")
+    return len(distinct) + keys.count("") != len(keys)
+
+
+_first_item = itemgetter(0)
+#: The slot setters of PairingRow in field order: rows built in bulk skip the frozen
+#: dataclass's ``__init__`` (one ``object.__setattr__`` call per field, twice as slow).
+_ROW_SETTERS: list[Callable[[object, object], None]] = [PairingRow.__dict__[f.name].__set__ for f in fields(PairingRow)]
 
 
 def _show(value: str | None, limit: int = 60) -> str:

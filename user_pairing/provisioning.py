@@ -14,8 +14,12 @@ Reliable by construction (a transactional outbox):
 3. Failures that may go away (network, timeout, 5xx, 429) are retried with exponential
    backoff; a 4xx answer marks the row failed, with its error, until an admin retries it.
 
-A future change kind (e.g. "groups changed") is one more ``kind`` value: :func:`deliver`
-always sends the current state, so only :func:`_fields_for` needs to learn it.
+Group changes travel the same way: :data:`sso.groups.signals.membership_changed` and
+``group_renamed`` add a ``groups`` row per (app, user) in the same transaction, and delivery
+brings the user's membership of the app's groups (``PATCH /Groups/{id}``, RFC 7644 section
+3.5.2) to the hub's current groups. As on the pairing page, only the departments both systems
+know are touched (same name after :func:`sso.base.identity.normalize_key`): the app's other
+groups are left as they are, and no group is created in the app.
 """
 
 from __future__ import annotations
@@ -38,10 +42,15 @@ from sso.audit import record
 from sso.audit.service import register_events
 from sso.base import context
 from sso.base.db import db, transaction
+from sso.base.identity import normalize_key
 from sso.connected_apps.models import ConnectedApp
+from sso.groups.service import list_groups, memberships
+from sso.groups.signals import group_renamed, membership_changed
 
 from .models import DirectorySetting, OutboxEntry, ProvisioningLink, ProvisioningStatus, _aware
 from .scim_client import DeliveryError, Desired, ScimClient, fields_differ
+
+GROUPS = "groups"  # the outbox kind of "this user's groups changed"
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +78,11 @@ def enqueue(sender: Flask, changes: list[AccountChange], **_: Any) -> None:
     """The :data:`accounts_changed` receiver: one outbox row per change and SCIM app.
 
     Runs inside the hub's transaction and only adds rows to its session (no commit)."""
+    _add_rows(sender, [(change.user_id, change.kind, change.old_login) for change in changes])
+
+
+def _add_rows(sender: Flask, changes: list[tuple[int, str, str | None]]) -> None:
+    """One outbox row per (user id, kind, old login) and SCIM app, in the caller's transaction."""
     if sender is not current_app._get_current_object():  # type: ignore[attr-defined]
         return  # another app object in the same process (tests make several)
     apps = scim_app_ids()
@@ -77,18 +91,30 @@ def enqueue(sender: Flask, changes: list[AccountChange], **_: Any) -> None:
     now = context.now()
     rows = [
         {
-            "app_id": app_id, "user_id": change.user_id, "kind": change.kind, "old_login": change.old_login,
+            "app_id": app_id, "user_id": user_id, "kind": kind, "old_login": old_login,
             "created_at": now, "attempts": 0, "next_attempt_at": now,
         }
-        for change in changes
+        for user_id, kind, old_login in changes
         for app_id in apps
     ]
     db.session.execute(insert(OutboxEntry), rows)
 
 
+def enqueue_membership(sender: Flask, user: User, **_: Any) -> None:
+    """The :data:`membership_changed` receiver: the user's groups are to be sent again."""
+    _add_rows(sender, [(user.id, GROUPS, None)])
+
+
+def enqueue_renamed(sender: Flask, user_ids: list[int], **_: Any) -> None:
+    """The :data:`group_renamed` receiver: each member's groups are to be sent again."""
+    _add_rows(sender, [(user_id, GROUPS, None) for user_id in user_ids])
+
+
 def init_app(app: Flask) -> None:
-    """Subscribe :func:`enqueue` (weakly held by blinker, so keep a module-level function)."""
+    """Subscribe the receivers (weakly held by blinker, so keep module-level functions)."""
     accounts_changed.connect(enqueue)
+    membership_changed.connect(enqueue_membership)
+    group_renamed.connect(enqueue_renamed)
 
 
 # -- 2. delivering ----------------------------------------------------------------------------------
@@ -257,8 +283,31 @@ def deliver(client: ScimClient, app_id: int, user_id: int, entries: list[OutboxE
         changed = tuple(f for f in _fields_for(kinds) if f in fields_differ(remote, desired))
         client.patch(str(remote.id), desired, changed)
         outcome = "patched" if changed else "unchanged"
+    if (GROUPS in kinds or outcome == "created") and remote.id is not None:
+        if sync_groups(client, user, str(remote.id)) and outcome == "unchanged":
+            outcome = "patched"
     _settle(entries, app_id, remote_id=str(remote.id) if remote.id is not None else None, user_id=user_id)
     return outcome
+
+
+def sync_groups(client: ScimClient, user: User, remote_id: str) -> bool:
+    """Make the app user ``remote_id`` a member of exactly the departments both systems know
+    that ``user`` belongs to in the hub: one ``PATCH /Groups/{id}`` per group to join or
+    leave. Sets rather than toggles, so delivering twice changes nothing. True if it changed any."""
+    hub_groups = {normalize_key(g.name) for g in list_groups()}
+    wanted = {normalize_key(name) for name in memberships([user.id]).get(user.id, [])}
+    changed = False
+    for group in client.groups():
+        key = normalize_key(group.name)
+        if key not in hub_groups:
+            continue  # a department the hub does not know: not the hub's to manage
+        if key in wanted and remote_id not in group.members:
+            client.change_members(group, add=[remote_id])
+            changed = True
+        elif key not in wanted and remote_id in group.members:
+            client.change_members(group, remove=[remote_id])
+            changed = True
+    return changed
 
 
 def _settle(

@@ -10,16 +10,18 @@ Messages name the app's URL without its query and never contain the token.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx2
 from scim2_client import SCIMClientException
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_client.errors import RequestNetworkException, UnexpectedStatusCodeException
-from scim2_models import Email, ListResponse, Name, PatchOp, ScimProvider, SearchRequest, User
+from scim2_models import Email, Group, ListResponse, Name, PatchOp, ScimProvider, SearchRequest, User
 from scim2_models import SCIMException as ScimErrorAnswer
 
 from .errors import PairingError
@@ -50,8 +52,18 @@ class Desired:
     external_id: str
 
 
+@dataclass
+class RemoteGroup:
+    """One of the app's groups: its SCIM id, ``displayName`` and member ids."""
+
+    id: str
+    name: str
+    members: set[str]
+
+
 class ScimClient:
-    """Find, create and patch users in one app's SCIM directory, with retries."""
+    """Find, create and patch users, and change group members, in one app's SCIM directory,
+    with retries."""
 
     def __init__(
         self,
@@ -76,7 +88,8 @@ class ScimClient:
             event_hooks={"response": [self._remember]},
         )
         self._last_status: int | None = None
-        self.scim = SyncSCIMClient(self.http, provider=ScimProvider(models=[User]))
+        self.scim = SyncSCIMClient(self.http, provider=ScimProvider(models=[User, Group]))
+        self._groups: list[RemoteGroup] | None = None
 
     def _remember(self, response: httpx2.Response) -> None:
         # scim2-client does not keep the status of an unexpected answer: remember it here.
@@ -152,6 +165,50 @@ class ScimClient:
             {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations}
         )
         self._call(lambda: self.scim.modify(User, remote_id, patch))
+
+    def groups(self) -> list[RemoteGroup]:
+        """Every group of the app (``GET /Groups``, page by page), read once per client: a
+        client lives for one worker pass, and :meth:`change_members` keeps the copy current.
+        An app without ``/Groups`` (404) has none."""
+        if self._groups is None:
+            found: list[RemoteGroup] = []
+            start, page = 1, 100
+            while True:
+                params: SearchRequest = SearchRequest.model_validate({"startIndex": start, "count": page})
+                try:
+                    answer = self._call(partial(self.scim.query, Group, query_parameters=params))
+                except DeliveryError as err:
+                    if err.status == 404:
+                        break
+                    raise
+                resources = answer.resources or [] if isinstance(answer, ListResponse) else []
+                for group in resources:
+                    if isinstance(group, Group) and group.id and group.display_name:
+                        members = {str(m.value) for m in group.members or [] if m.value and m.type in (None, "User")}
+                        found.append(RemoteGroup(str(group.id), group.display_name, members))
+                total = answer.total_results if isinstance(answer, ListResponse) else None
+                start += len(resources)
+                if not resources or total is None or start > total:
+                    break
+            self._groups = found
+        return self._groups
+
+    def change_members(self, group: RemoteGroup, *, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
+        """``PATCH /Groups/{id}`` (RFC 7644 section 3.5.2): ``add`` the ``members`` with these
+        user ids, ``remove`` ``members[value eq "..."]`` for each of ``remove``."""
+        operations: list[dict[str, Any]] = []
+        if add:
+            operations.append({"op": "add", "path": "members", "value": [{"value": ref} for ref in add]})
+        for ref in remove:
+            operations.append({"op": "remove", "path": f"members[value eq {json.dumps(ref)}]"})
+        if not operations:
+            return
+        patch = PatchOp[Group].model_validate(
+            {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations}
+        )
+        self._call(lambda: self.scim.modify(Group, group.id, patch))
+        group.members.update(add)
+        group.members.difference_update(remove)
 
     # -- retries and error mapping -----------------------------------------------------------
 

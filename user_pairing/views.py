@@ -234,7 +234,8 @@ def retry_provisioning(slug: str) -> ResponseReturnValue:
 def export_json(slug: str) -> Response:
     app = get_app(slug)
     rows = _export_rows(app)
-    return _download(display.to_json(rows), "application/json", f"pairing-{app.slug}.json")
+    body = display.to_json(rows, service.department_index(app))
+    return _download(body, "application/json", f"pairing-{app.slug}.json")
 
 
 @bp.get("/<slug>.csv")
@@ -242,7 +243,8 @@ def export_json(slug: str) -> Response:
 def export_csv(slug: str) -> Response:
     app = get_app(slug)
     rows = _export_rows(app)
-    return _download(display.to_csv(rows), "text/csv; charset=utf-8", f"pairing-{app.slug}.csv")
+    body = display.to_csv(rows, service.department_index(app))
+    return _download(body, "text/csv; charset=utf-8", f"pairing-{app.slug}.csv")
 
 
 def _export_rows(app: ConnectedApp) -> list[PairingRow]:

@@ -252,3 +252,57 @@ def test_pairing_pages_fit_the_screen(dept_hub, browser, width: int) -> None:  #
             assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
         finally:
             context.close()
+
+
+# -- exports ----------------------------------------------------------------------------------
+
+
+def _by_login(rows: list[dict[str, object]]) -> dict[object, dict[str, object]]:
+    return {r["hub_login"]: r for r in rows if r["hub_login"]}
+
+
+def test_json_export_has_the_department_columns(dept_hub, admin_client) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    rows = _by_login(json.loads(admin_client.get("/admin/pairing/invoices.json").get_data(as_text=True)))
+    user1, user2 = rows["user1"], rows["user2"]
+    assert user1["hub_departments"] == ["Finance", "IT"] and user1["app_departments"] == ["Finance"]
+    assert user1["department_status"] == "match"  # IT is unknown to the app: not compared
+    assert user2["hub_departments"] == ["Sales"] and user2["app_departments"] == ["Finance"]
+    assert user2["department_status"] == "mismatch"
+    alone = [r for r in rows.values() if r["app_login"] is None]
+    assert alone and all(r["department_status"] is None for r in alone)  # nothing to compare with
+
+
+def test_csv_export_and_cli_have_the_department_columns(dept_hub, admin_client) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    text = admin_client.get("/admin/pairing/invoices.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0])[-3:] == ["hub_departments", "app_departments", "department_status"]
+    user1 = next(r for r in rows if r["hub_login"] == "user1")
+    assert (user1["hub_departments"], user1["app_departments"], user1["department_status"]) == (
+        "Finance; IT", "Finance", "match")
+    assert next(r for r in rows if r["hub_login"] == "user2")["department_status"] == "mismatch"
+
+    runner = dept_hub.test_cli_runner()
+    result = runner.invoke(args=["pairing", "report", "invoices", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert list(csv.DictReader(io.StringIO(result.output))) == rows
+    result = runner.invoke(args=["pairing", "report", "invoices", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    assert _by_login(json.loads(result.output))["user2"]["department_status"] == "mismatch"
+
+
+def test_exports_without_known_app_groups_have_no_department_columns(demo_hub, admin_client, base_url) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    set_directory(demo_hub, "scim", f"{base_url}/short", TOKEN)  # a directory without /Groups
+    refresh(demo_hub)
+    rows = json.loads(admin_client.get("/admin/pairing/invoices.json").get_data(as_text=True))
+    assert rows and all("department_status" not in r for r in rows)
+    header = admin_client.get("/admin/pairing/invoices.csv").get_data(as_text=True).splitlines()[0]
+    assert "department" not in header

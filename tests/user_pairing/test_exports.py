@@ -12,7 +12,9 @@ from .directory_server import TOKEN, scim_user
 from .helpers import refresh, set_directory
 
 FIELDS = ["status", "hub_login", "hub_email", "hub_name", "hub_active", "app_login", "app_email", "app_name",
-          "app_active", "app_ref", "case_only_difference", "inactive", "group", "hint"]
+          "app_active", "app_ref", "case_only_difference", "inactive", "group", "hint",
+          # the test directory has groups: the department columns follow (tests in test_departments.py)
+          "hub_departments", "app_departments", "department_status"]
 
 
 @pytest.fixture()

@@ -268,3 +268,66 @@ def test_every_user_appears_in_exactly_one_row(hub: list[DirectoryUser], app: li
                     assert not any((f, normalise(getattr(other, f))) in keys for f in ("login", "email"))
     # Same input in another order: same table.
     assert [r.to_dict() for r in match(list(reversed(hub)), list(reversed(app)))] == [r.to_dict() for r in rows]
+
+
+_refs = st.one_of(st.none(), st.sampled_from(["r1", "r2", "r3"]))
+_any_users = st.lists(st.builds(U, _logins, _emails, active=st.booleans(), ref=_refs), max_size=14)
+# Distinct keys on the hub (as the hub's own users are): the case where the hub's indexes are
+# built only for the users off the short path.
+_hub_unique = st.lists(st.sampled_from(range(8)), unique=True, max_size=8).map(
+    lambda ns: [U(f"u{n}" if n % 3 else f"U{n} ", f"u{n}@x" if n % 4 else f"U{n}@X", active=n != 5) for n in ns]
+)
+_app_near = st.lists(
+    st.builds(
+        U,
+        st.sampled_from(["u0", "U1", "u2", "u3", "u4", "u5", "u6", "u9", ""]),
+        st.sampled_from(["u0@x", "u1@X", "u2@x", "u3@x", "u4@x", "u5@x", "u7@x", ""]),
+        active=st.booleans(),
+        ref=_refs,
+    ),
+    max_size=10,
+)
+
+
+def _general_path_only(hub: list[DirectoryUser], app: list[DirectoryUser]) -> list[PairingRow]:
+    from user_pairing.matching import _Matcher
+
+    return _Matcher(hub, app, "the app", "the hub", short_path=False).run()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.tuples(_any_users, _any_users), st.tuples(_hub_unique, _app_near)))
+def test_short_path_gives_the_same_table_as_the_general_path(sides: tuple[list[DirectoryUser], ...]) -> None:
+    # The short path for plain pairs (and its sort on the login alone, and the hub indexes
+    # restricted to the other users) is an optimisation: the table must not change.
+    hub, app = sides
+    fast = match_users(hub, app, app_name="the app")
+    slow = _general_path_only(hub, app)
+    assert [r.to_dict() for r in fast] == [r.to_dict() for r in slow]
+
+
+def test_collector_paused_restores_the_collector_and_keeps_frozen_objects_frozen() -> None:
+    import gc
+
+    from user_pairing.matching import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off: it stays off
+    finally:
+        gc.enable()
+    gc.freeze()  # a process that keeps its objects frozen (say, before forking workers)
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with collector_paused():
+            [object() for _ in range(10)]
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
