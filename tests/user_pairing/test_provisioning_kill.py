@@ -60,6 +60,17 @@ def _until(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
     return False
 
 
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    """Stop a worker with SIGTERM (its normal stop); on a busy machine give it time, and kill
+    it only if it does not stop at all (what is tested is what it delivered, not how fast it stops)."""
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(10)
+
+
 @pytest.mark.slow
 def test_sigkill_mid_batch_loses_and_duplicates_nothing(  # type: ignore[no-untyped-def]
     app, connected_app, hub_config, invoicing_scim, tmp_path
@@ -88,8 +99,7 @@ def test_sigkill_mid_batch_loses_and_duplicates_nothing(  # type: ignore[no-unty
         try:
             assert _until(lambda: _pending() == 0, 90), log.read_text()
         finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(10)
+            _stop(worker)
         db.session.rollback()
         status = db.session.scalars(sa.select(ProvisioningStatus)).one()
         assert status.last_error is None  # no 409: nothing was POSTed twice
@@ -119,8 +129,7 @@ def _kill_mid_batch_then_finish(hub_config: dict[str, object], log: Path, total:
     try:
         assert _until(lambda: _pending() == 0, 90), log.read_text()
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(10)
+        _stop(worker)
 
 
 def _remote_people(url: str) -> dict[str, dict[str, object]]:
@@ -147,8 +156,7 @@ def test_sigkill_mid_batch_of_updates_and_deactivations(  # type: ignore[no-unty
         try:
             assert _until(lambda: _pending() == 0, 90), log.read_text()
         finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(10)
+            _stop(worker)
         created = {login: u["id"] for login, u in _remote_people(invoicing_scim).items()}
         assert len(created) == USERS
 
