@@ -7,8 +7,12 @@ last good snapshot.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import Blueprint, Response, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
 
 from sso.base.access import admin_required
 from sso.base.errors import HubError, ValidationError
@@ -20,11 +24,13 @@ from sso.connected_apps.service import get_app
 from . import display, provisioning, service
 from .errors import ConfigError, FixError, SourceError
 from .forms import ConfirmForm, DepartmentForm, DirectoryForm, FixForm, RefreshForm, RetryForm
-from .matching import PairingRow, Status, counts
+from .matching import DirectoryUser, PairingRow, Status, counts
 
 bp = Blueprint("pairing", __name__, url_prefix="/admin/pairing")
 DEFAULT_PER_PAGE = 50
 MAX_UPLOAD = 16 * 1024 * 1024
+OUT_OF_DATE = "The form was out of date. Reload the page and try again."
+T = TypeVar("T")
 
 
 @bp.app_template_filter("visible")
@@ -49,6 +55,43 @@ def _raw(value: str | None) -> str:
 
 def _back(slug: str) -> Response:
     return redirect(url_for("pairing.page", slug=slug))  # type: ignore[return-value]
+
+
+def _fix_step(
+    app: ConnectedApp,
+    work: Callable[[], T],
+    then: Callable[[T], ResponseReturnValue],
+    *,
+    form: FlaskForm | None = None,
+    errors: tuple[type[Exception], ...] = (FixError,),
+    failed: str = "",
+) -> ResponseReturnValue:
+    """One step of a fix (plan it, confirm it or make it), the same way for every fix.
+
+    ``form`` (when the step is a POST) must carry a valid CSRF token and fields, else a
+    400 "out of date" page. Then ``work`` calls the service and ``then`` turns its result
+    into the page; an expected error (``errors``) is flashed after ``failed`` and the admin
+    goes back to the pairing page with nothing changed.
+    """
+    if form is not None and not form.validate_on_submit():
+        raise ValidationError(OUT_OF_DATE)
+    try:
+        result = work()
+    except errors as err:
+        flash(f"{failed}{err}", "error")
+        return _back(app.slug)
+    return then(result)
+
+
+def _done(app: ConnectedApp, message: str) -> Response:
+    flash(message, "info")
+    return _back(app.slug)
+
+
+def _no_store(body: str) -> Response:
+    response = make_response(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/<slug>")
@@ -137,12 +180,10 @@ def confirm_fix(slug: str) -> ResponseReturnValue:
     """The confirmation of one fix: exactly what will change, where."""
     app = get_app(slug)
     action = request.args.get("action", "")[:32]
-    try:
-        fixes = service.plan_fixes(app, action, [request.args.get("key", "")[:80]])
-    except FixError as err:
-        flash(str(err), "error")
-        return _back(app.slug)
-    return _confirm_page(app, action, fixes, len(fixes))
+    key = request.args.get("key", "")[:80]
+    return _fix_step(
+        app, lambda: service.plan_fixes(app, action, [key]), lambda fixes: _confirm_page(app, action, fixes, len(fixes))
+    )
 
 
 @bp.get("/<slug>/bulk")
@@ -153,29 +194,26 @@ def confirm_bulk(slug: str) -> ResponseReturnValue:
     action = request.args.get("action", "")[:32]
     status = display.parse_status(request.args.get("status"))
     query = request.args.get("q", "")[: display.MAX_QUERY]
-    try:
-        fixes, total = service.plan_bulk(app, action, status, query)
-    except FixError as err:
-        flash(str(err), "error")
-        return _back(app.slug)
-    if not fixes:
-        flash("No row of this selection can be fixed that way.", "info")
-        return _back(app.slug)
-    return _confirm_page(app, action, fixes, total, status=status.value if status else "", q=query)
+
+    def confirm(planned: tuple[list[service.PlannedFix], int]) -> ResponseReturnValue:
+        fixes, total = planned
+        if not fixes:
+            return _done(app, "No row of this selection can be fixed that way.")
+        return _confirm_page(app, action, fixes, total, status=status.value if status else "", q=query)
+
+    return _fix_step(app, lambda: service.plan_bulk(app, action, status, query), confirm)
 
 
 def _confirm_page(
     app: ConnectedApp, action: str, fixes: list[service.PlannedFix], total: int, **back: str
 ) -> ResponseReturnValue:
     form = ConfirmForm(action=action)
-    response = make_response(
+    return _no_store(
         render_template(
             "pairing/confirm.html", app=app, action=action, label=service.FIX_LABELS[action], fixes=fixes,
             total=total, form=form, back=back, max_bulk=service.MAX_BULK,
         )
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.post("/<slug>/fix")
@@ -184,15 +222,14 @@ def apply_fix(slug: str) -> ResponseReturnValue:
     """Apply the confirmed fixes; each is audited, the rows change at once."""
     app = get_app(slug)
     form = ConfirmForm()
-    if not form.validate_on_submit():
-        raise ValidationError("The form was out of date. Reload the page and try again.")
     keys = [k[:80] for k in request.form.getlist("key")[: service.MAX_BULK]]
-    try:
-        fixes = service.plan_fixes(app, form.action.data or "", keys)
-    except FixError as err:
-        flash(str(err), "error")
-        return _back(app.slug)
-    outcome = service.apply_fixes(app, fixes, actor=_actor())
+    return _fix_step(
+        app, lambda: service.plan_fixes(app, form.action.data or "", keys),
+        lambda fixes: _applied(app, service.apply_fixes(app, fixes, actor=_actor())), form=form,
+    )
+
+
+def _applied(app: ConnectedApp, outcome: service.FixOutcome) -> ResponseReturnValue:
     for line in outcome.done[:20]:
         flash(f"Done: {line}", "info")
     if len(outcome.done) > 20:
@@ -200,9 +237,7 @@ def apply_fix(slug: str) -> ResponseReturnValue:
     for line in outcome.failed[:20]:
         flash(f"Not done: {line}", "error")
     if outcome.links:
-        response = make_response(render_template("pairing/created_in_hub.html", app=app, created=outcome.links))
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _no_store(render_template("pairing/created_in_hub.html", app=app, created=outcome.links))
     return _back(app.slug)
 
 
@@ -223,7 +258,7 @@ def conflict(slug: str, group: int) -> ResponseReturnValue:
 def retry_provisioning(slug: str) -> ResponseReturnValue:
     app = get_app(slug)
     if not RetryForm().validate_on_submit():
-        raise ValidationError("The form was out of date. Reload the page and try again.")
+        raise ValidationError(OUT_OF_DATE)
     count = provisioning.retry_failed(app, actor=_actor())
     flash(f"{count} change(s) queued again for {app.name}.", "info")
     return _back(app.slug)
@@ -309,20 +344,19 @@ def refresh(slug: str) -> ResponseReturnValue:
 def create_in_app(slug: str) -> ResponseReturnValue:
     app = get_app(slug)
     form = FixForm()
-    if not form.validate_on_submit():
-        raise ValidationError("The form was out of date. Reload the page and try again.")
-    try:
-        created = service.create_in_app(app, key=form.key.data or "", actor=_actor())
-    except (ConfigError, SourceError, FixError) as err:
-        flash(f"Not created in {app.name}: {err}", "error")
-        return _back(app.slug)
-    ref = f" (id {display.visible(created.ref, 40)})" if created.ref else ""
-    flash(
-        f"Created {display.visible(created.login)} ({display.visible(created.email)}) in {app.name}{ref}. "
-        "The row below shows it paired now.",
-        "info",
+
+    def created(user: DirectoryUser) -> ResponseReturnValue:
+        ref = f" (id {display.visible(user.ref, 40)})" if user.ref else ""
+        return _done(
+            app,
+            f"Created {display.visible(user.login)} ({display.visible(user.email)}) in {app.name}{ref}. "
+            "The row below shows it paired now.",
+        )
+
+    return _fix_step(
+        app, lambda: service.create_in_app(app, key=form.key.data or "", actor=_actor()), created, form=form,
+        errors=(ConfigError, SourceError, FixError), failed=f"Not created in {app.name}: ",
     )
-    return _back(app.slug)
 
 
 @bp.post("/<slug>/create-in-hub")
@@ -330,16 +364,11 @@ def create_in_app(slug: str) -> ResponseReturnValue:
 def create_in_hub(slug: str) -> ResponseReturnValue:
     app = get_app(slug)
     form = FixForm()
-    if not form.validate_on_submit():
-        raise ValidationError("The form was out of date. Reload the page and try again.")
-    try:
-        user, link = service.create_in_hub(app, key=form.key.data or "", actor=_actor())
-    except (FixError, ValidationError) as err:
-        flash(f"Not created in the hub: {err}", "error")
-        return _back(app.slug)
-    response = make_response(render_template("pairing/created_in_hub.html", app=app, created=[(user, link)]))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _fix_step(
+        app, lambda: service.create_in_hub(app, key=form.key.data or "", actor=_actor()),
+        lambda made: _no_store(render_template("pairing/created_in_hub.html", app=app, created=[made])), form=form,
+        errors=(FixError, ValidationError), failed="Not created in the hub: ",
+    )
 
 
 @bp.post("/<slug>/department")
@@ -349,26 +378,23 @@ def department(slug: str) -> ResponseReturnValue:
     With ``confirm=1`` and ``side`` (``app`` or ``hub``): make the change."""
     app = get_app(slug)
     form = DepartmentForm()
-    if not form.validate_on_submit():
-        raise ValidationError("The form was out of date. Reload the page and try again.")
-    key = form.key.data or ""
+    # Both branches validate the form (CSRF included) before they use any field.
     if form.confirm.data != "1":
-        try:
-            change = service.department_change(app, key)
-        except FixError as err:
-            flash(str(err), "error")
-            return _back(app.slug)
-        return render_template(
-            "pairing/department_confirm.html", app=app, change=change, key=key,
-            can_change_app=service.can_provision(app), form=DepartmentForm(formdata=None),
+        return _fix_step(
+            app, lambda: service.department_change(app, form.key.data or ""),
+            lambda change: render_template(
+                "pairing/department_confirm.html", app=app, change=change, key=form.key.data or "",
+                can_change_app=service.can_provision(app), form=DepartmentForm(formdata=None),
+            ),
+            form=form,
         )
-    try:
-        change = service.fix_department(app, key, form.side.data or "")
-    except (ConfigError, SourceError, FixError, HubError) as err:
-        flash(f"Departments not changed: {err}", "error")
-        return _back(app.slug)
-    row = change.row
-    assert row.hub is not None and row.app is not None
     where = app.name if form.side.data == "app" else "the hub"
-    flash(f"Departments of {display.visible(row.hub.login)} changed in {where}.", "info")
-    return _back(app.slug)
+
+    def changed(change: service.DepartmentChange) -> ResponseReturnValue:
+        assert change.row.hub is not None and change.row.app is not None
+        return _done(app, f"Departments of {display.visible(change.row.hub.login)} changed in {where}.")
+
+    return _fix_step(
+        app, lambda: service.fix_department(app, form.key.data or "", form.side.data or ""), changed, form=form,
+        errors=(ConfigError, SourceError, FixError, HubError), failed="Departments not changed: ",
+    )
