@@ -13,6 +13,7 @@ import hmac
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -520,36 +521,57 @@ def delete_group(group_id: str) -> Response:
 # -- lists, filters and searches ------------------------------------------------------
 
 
-def _parse_filter(text: object, kind: str) -> ScimFilter[Any] | None:
+@dataclass(frozen=True)
+class _Kind:
+    """What a list or search needs to know of one resource type (users or departments)."""
+
+    name: str
+    model: Any
+    related: Any  # the relationship loaded with each row (a user's groups, a group's members)
+    build: Callable[[Any, str], Resource[Any]]  # row -> scim2-models resource (filters, attributes)
+    as_json: Callable[[Any, str], dict[str, Any]]  # row -> the same resource as JSON, built directly
+    parse_filter: Callable[[str], ScimFilter[Any]]
+    #: Filters answered in SQL (the pairing page's look-ups): (attribute, sub-attribute) -> column.
+    indexed: dict[tuple[str, str | None], Any]
+    #: The cheap path for an unfiltered or indexed list without ``attributes``: (where, offset, count, base).
+    json_page: Callable[[list[sa.ColumnElement[bool]], int, int, str], list[dict[str, Any]]] | None = None
+
+
+USERS = _Kind(
+    "User", Account, Account.groups, _user,
+    lambda row, base: user_json(row, [(g.id, g.display_name) for g in row.groups], base),
+    ScimFilter[User], {("username", None): Account.login_key, ("emails", None): Account.email_key,
+                       ("emails", "value"): Account.email_key},
+    # The hub's pairing snapshot reads every user this way: keep it cheap.
+    json_page=_user_page,
+)
+GROUPS = _Kind(
+    "Group", Department, Department.members, _group, group_json, ScimFilter[Group],
+    {("displayname", None): Department.display_name_key},
+)
+
+
+def _parse_filter(text: object, kind: _Kind) -> ScimFilter[Any] | None:
     """``filter`` bound to the ``kind``'s model (so attribute names are checked); None if absent."""
     if text is None or (isinstance(text, str) and not text.strip()):
         return None
     if not isinstance(text, str) or len(text) > protocol.MAX_FILTER or not is_clean_text(text):
         raise ScimError(400, "The filter is too long or holds unusable characters", "invalidFilter")
     try:
-        return ScimFilter[User](text) if kind == "User" else ScimFilter[Group](text)
+        return kind.parse_filter(text)
     except SCIMException as err:
         raise ScimError(400, f"The filter is not valid: {err}", "invalidFilter") from err
     except (ValueError, RecursionError) as err:
         raise ScimError(400, "The filter is not valid", "invalidFilter") from err
 
 
-#: Filters answered in SQL (the pairing page's look-ups): attribute -> (kind, column, normalise).
-_INDEXED: dict[tuple[str, str, str | None], Any] = {
-    ("User", "username", None): Account.login_key,
-    ("User", "emails", None): Account.email_key,
-    ("User", "emails", "value"): Account.email_key,
-    ("Group", "displayname", None): Department.display_name_key,
-}
-
-
-def _indexed(kind: str, wanted: ScimFilter[Any] | None) -> sa.ColumnElement[bool] | None:
+def _indexed(kind: _Kind, wanted: ScimFilter[Any] | None) -> sa.ColumnElement[bool] | None:
     """A SQL condition for ``attribute eq "value"`` on an indexed attribute, else None."""
     node = wanted.ast if wanted is not None else None
     if not isinstance(node, Comparison) or node.op != CompareOperator.eq or not isinstance(node.value, str):
         return None
     path = node.attr_path
-    column = _INDEXED.get((kind, path.attr.lower(), path.sub_attr.lower() if path.sub_attr else None))
+    column = kind.indexed.get((path.attr.lower(), path.sub_attr.lower() if path.sub_attr else None))
     if column is None or path.uri is not None:
         return None
     if not is_clean_text(node.value):
@@ -558,12 +580,10 @@ def _indexed(kind: str, wanted: ScimFilter[Any] | None) -> sa.ColumnElement[bool
     return condition
 
 
-def _matches(kind: str, wanted: ScimFilter[Any] | None) -> tuple[int, Callable[[int, int], list[Any]]]:
+def _matches(kind: _Kind, wanted: ScimFilter[Any] | None) -> tuple[int, Callable[[int, int], list[Any]]]:
     """(total, page(offset, count)) of the ``kind`` rows that ``wanted`` selects, in id order."""
     base = _base()
-    model: Any = Account if kind == "User" else Department
-    related = Account.groups if kind == "User" else Department.members
-    build: Callable[[Any, str], Resource[Any]] = _user if kind == "User" else _group
+    model, related = kind.model, kind.related
     indexed = _indexed(kind, wanted)
     if wanted is None or indexed is not None:
         where = [indexed] if indexed is not None else []
@@ -589,7 +609,7 @@ def _matches(kind: str, wanted: ScimFilter[Any] | None) -> tuple[int, Callable[[
             last = rows[-1].id
 
     try:
-        selected = [row for row in every() if wanted.match(build(row, base))]
+        selected = [row for row in every() if wanted.match(kind.build(row, base))]
     except SCIMException as err:
         raise ScimError(400, f"The filter cannot be applied: {err}", "invalidFilter") from err
     except (TypeError, ValueError) as err:
@@ -597,22 +617,13 @@ def _matches(kind: str, wanted: ScimFilter[Any] | None) -> tuple[int, Callable[[
     return len(selected), lambda offset, count: selected[offset : offset + count]
 
 
-def _row_json(kind: str, row: Any, parameters: ResponseParameters[Any] | None, ctx: Context,
-              base: str) -> dict[str, Any]:
-    if parameters is not None:
-        return _out(_user(row, base) if kind == "User" else _group(row, base), parameters, ctx)
-    if kind == "User":
-        return user_json(row, [(g.id, g.display_name) for g in row.groups], base)
-    return group_json(row, base)
-
-
-def _filters(text: object, kinds: tuple[str, ...]) -> dict[str, ScimFilter[Any] | None]:
+def _filters(text: object, kinds: tuple[_Kind, ...]) -> list[tuple[_Kind, ScimFilter[Any] | None]]:
     """The filter for each kind searched; across kinds, a kind the filter cannot name is left out."""
-    parsed: dict[str, ScimFilter[Any] | None] = {}
+    parsed: list[tuple[_Kind, ScimFilter[Any] | None]] = []
     refused: ScimError | None = None
     for kind in kinds:
         try:
-            parsed[kind] = _parse_filter(text, kind)
+            parsed.append((kind, _parse_filter(text, kind)))
         except ScimError as err:
             refused = err
     if not parsed and refused is not None:
@@ -620,25 +631,29 @@ def _filters(text: object, kinds: tuple[str, ...]) -> dict[str, ScimFilter[Any] 
     return parsed
 
 
-def _list(kinds: tuple[str, ...], source: Any, ctx: Context) -> Response:
+def _list(kinds: tuple[_Kind, ...], source: Any, ctx: Context) -> Response:
+    """One page of the ``kinds`` (in this order, each in id order) that ``source``'s ``filter``
+    selects, paged by ``startIndex``/``count`` across them, each resource cut to ``attributes``/
+    ``excludedAttributes``: the answer of every list and search."""
     paging = protocol.parse_paging(source)
     parameters = _response_parameters(source)
-    filters = _filters(source.get("filter"), kinds)
     resources: list[dict[str, Any]] = []
     total = 0
     offset, count = paging.offset, paging.count
     base = _base()
-    for kind, wanted in filters.items():
+    for kind, wanted in _filters(source.get("filter"), kinds):
         indexed = _indexed(kind, wanted)
-        if kind == "User" and parameters is None and (wanted is None or indexed is not None):
-            # The hub's pairing snapshot reads every user this way: keep it cheap.
+        if kind.json_page is not None and parameters is None and (wanted is None or indexed is not None):
             where = [indexed] if indexed is not None else []
-            found = db.session.scalar(sa.select(sa.func.count()).select_from(Account).where(*where)) or 0
-            taken_json = _user_page(where, offset, count, base) if offset < found and count else []
+            found = db.session.scalar(sa.select(sa.func.count()).select_from(kind.model).where(*where)) or 0
+            taken_json = kind.json_page(where, offset, count, base) if offset < found and count else []
         else:
             found, page = _matches(kind, wanted)
             rows = page(offset, count) if offset < found else []
-            taken_json = [_row_json(kind, row, parameters, ctx, base) for row in rows]
+            taken_json = [
+                _out(kind.build(row, base), parameters, ctx) if parameters is not None else kind.as_json(row, base)
+                for row in rows
+            ]
         resources += taken_json
         offset = max(0, offset - found)
         count -= len(taken_json)
@@ -646,35 +661,40 @@ def _list(kinds: tuple[str, ...], source: Any, ctx: Context) -> Response:
     return _json(list_response(resources, total, paging.start_index))
 
 
+def _query(*kinds: _Kind) -> Response:
+    return _list(kinds, request.args, Context.RESOURCE_QUERY_RESPONSE)
+
+
+def _search(*kinds: _Kind) -> Response:
+    """A ``.search`` POST: the list's parameters in the body (sorting is not offered, so ignored)."""
+    body: dict[str, Any] = _body()
+    for unsupported in ("sortBy", "sortOrder"):
+        body.pop(unsupported, None)
+    return _list(kinds, body, Context.SEARCH_RESPONSE)
+
+
 @bp.get("/Users")
 def list_users() -> Response:
     """A page of users in id order, optionally filtered."""
-    return _list(("User",), request.args, Context.RESOURCE_QUERY_RESPONSE)
+    return _query(USERS)
 
 
 @bp.get("/Groups")
 def list_groups() -> Response:
-    return _list(("Group",), request.args, Context.RESOURCE_QUERY_RESPONSE)
-
-
-def _search_body() -> dict[str, Any]:
-    body: dict[str, Any] = _body()
-    for unsupported in ("sortBy", "sortOrder"):
-        body.pop(unsupported, None)
-    return body
+    return _query(GROUPS)
 
 
 @bp.post("/Users/.search")
 def search_users() -> Response:
-    return _list(("User",), _search_body(), Context.SEARCH_RESPONSE)
+    return _search(USERS)
 
 
 @bp.post("/Groups/.search")
 def search_groups() -> Response:
-    return _list(("Group",), _search_body(), Context.SEARCH_RESPONSE)
+    return _search(GROUPS)
 
 
 @bp.post("/.search")
 def search_all() -> Response:
     """Search users and departments at once (RFC 7644 section 3.4.3)."""
-    return _list(("User", "Group"), _search_body(), Context.SEARCH_RESPONSE)
+    return _search(USERS, GROUPS)
