@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sso.base.clock import utcnow
@@ -129,6 +129,9 @@ class OutboxEntry(Base):
     records its delivery. ``lease_until`` marks a row a worker is working on; a worker that
     dies leaves a lease that simply runs out. ``failed_at`` is set when the app refused the
     change for good (a 4xx answer): the row stays, with its error, until an admin retries it.
+    ``group_names`` (``groups`` rows) are the hub groups the change concerned, as named at the
+    time: a group deleted or renamed since is no longer among the hub's groups, and without
+    its old name the app's department of that name would keep the user.
     """
 
     __tablename__ = "provisioning_outbox"
@@ -139,6 +142,7 @@ class OutboxEntry(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     old_login: Mapped[str | None] = mapped_column(String(64))
+    group_names: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -19,7 +19,10 @@ Group changes travel the same way: :data:`sso.groups.signals.membership_changed`
 brings the user's membership of the app's groups (``PATCH /Groups/{id}``, RFC 7644 section
 3.5.2) to the hub's current groups. As on the pairing page, only the departments both systems
 know are touched (same name after :func:`sso.base.identity.normalize_key`): the app's other
-groups are left as they are, and no group is created in the app.
+groups are left as they are, and no group is created in the app. A ``groups`` row also keeps
+the names of the groups its change concerned (a deleted group's, a renamed group's old and
+new name): the app's departments of those names are the hub's to manage too, so a user leaves
+the app's department of a group the hub deleted or renamed since.
 """
 
 from __future__ import annotations
@@ -81,8 +84,11 @@ def enqueue(sender: Flask, changes: list[AccountChange], **_: Any) -> None:
     _add_rows(sender, [(change.user_id, change.kind, change.old_login) for change in changes])
 
 
-def _add_rows(sender: Flask, changes: list[tuple[int, str, str | None]]) -> None:
-    """One outbox row per (user id, kind, old login) and SCIM app, in the caller's transaction."""
+def _add_rows(
+    sender: Flask, changes: list[tuple[int, str, str | None]], group_names: list[str] | None = None
+) -> None:
+    """One outbox row per (user id, kind, old login) and SCIM app, in the caller's transaction;
+    ``group_names``: the groups the change concerned, as named now."""
     if sender is not current_app._get_current_object():  # type: ignore[attr-defined]
         return  # another app object in the same process (tests make several)
     apps = scim_app_ids()
@@ -92,7 +98,7 @@ def _add_rows(sender: Flask, changes: list[tuple[int, str, str | None]]) -> None
     rows = [
         {
             "app_id": app_id, "user_id": user_id, "kind": kind, "old_login": old_login,
-            "created_at": now, "attempts": 0, "next_attempt_at": now,
+            "group_names": group_names, "created_at": now, "attempts": 0, "next_attempt_at": now,
         }
         for user_id, kind, old_login in changes
         for app_id in apps
@@ -100,14 +106,16 @@ def _add_rows(sender: Flask, changes: list[tuple[int, str, str | None]]) -> None
     db.session.execute(insert(OutboxEntry), rows)
 
 
-def enqueue_membership(sender: Flask, user: User, **_: Any) -> None:
-    """The :data:`membership_changed` receiver: the user's groups are to be sent again."""
-    _add_rows(sender, [(user.id, GROUPS, None)])
+def enqueue_membership(sender: Flask, user: User, group: str, **_: Any) -> None:
+    """The :data:`membership_changed` receiver: the user's groups are to be sent again
+    (``group`` kept: deleting a group sends this, and then the hub no longer has its name)."""
+    _add_rows(sender, [(user.id, GROUPS, None)], [group])
 
 
-def enqueue_renamed(sender: Flask, user_ids: list[int], **_: Any) -> None:
-    """The :data:`group_renamed` receiver: each member's groups are to be sent again."""
-    _add_rows(sender, [(user_id, GROUPS, None) for user_id in user_ids])
+def enqueue_renamed(sender: Flask, user_ids: list[int], old_name: str, new_name: str, **_: Any) -> None:
+    """The :data:`group_renamed` receiver: each member's groups are to be sent again
+    (both names kept: the old one is no longer the hub's, but the app may still have it)."""
+    _add_rows(sender, [(user_id, GROUPS, None) for user_id in user_ids], [old_name, new_name])
 
 
 def init_app(app: Flask) -> None:
@@ -284,17 +292,21 @@ def deliver(client: ScimClient, app_id: int, user_id: int, entries: list[OutboxE
         client.patch(str(remote.id), desired, changed)
         outcome = "patched" if changed else "unchanged"
     if (GROUPS in kinds or outcome == "created") and remote.id is not None:
-        if sync_groups(client, user, str(remote.id)) and outcome == "unchanged":
+        concerned = [name for e in entries for name in e.group_names or ()]
+        if sync_groups(client, user, str(remote.id), concerned) and outcome == "unchanged":
             outcome = "patched"
     _settle(entries, app_id, remote_id=str(remote.id) if remote.id is not None else None, user_id=user_id)
     return outcome
 
 
-def sync_groups(client: ScimClient, user: User, remote_id: str) -> bool:
+def sync_groups(client: ScimClient, user: User, remote_id: str, concerned: Iterable[str] = ()) -> bool:
     """Make the app user ``remote_id`` a member of exactly the departments both systems know
     that ``user`` belongs to in the hub: one ``PATCH /Groups/{id}`` per group to join or
-    leave. Sets rather than toggles, so delivering twice changes nothing. True if it changed any."""
-    hub_groups = {normalize_key(g.name) for g in list_groups()}
+    leave. ``concerned``: names of hub groups the delivered changes were about, which the hub
+    may have deleted or renamed since; the app's departments of those names are managed too
+    (left, unless the user is in a hub group of that name now). Sets rather than toggles, so
+    delivering twice changes nothing. True if it changed any."""
+    hub_groups = {normalize_key(g.name) for g in list_groups()} | {normalize_key(n) for n in concerned}
     wanted = {normalize_key(name) for name in memberships([user.id]).get(user.id, [])}
     changed = False
     for group in client.groups():

@@ -148,3 +148,50 @@ def test_group_delivery_twice_changes_nothing(provisioned, invoicing_scim) -> No
                                        next_attempt_at=now))
         _deliver()
         assert _members(url, finance) == [_user(url, "zoe")["id"]]
+
+
+def _join(url: str, group_id: str, user_id: str) -> None:
+    answer = httpx.patch(
+        f"{url}/Groups/{group_id}", headers={**AUTH, "Content-Type": "application/scim+json"},
+        json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+              "Operations": [{"op": "add", "path": "members", "value": [{"value": user_id}]}]},
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_group_deleted_or_renamed_in_the_hub_is_left_in_the_app(provisioned, invoicing_scim) -> None:  # type: ignore[no-untyped-def]
+    """The hub no longer has the group by that name, so delivery cannot find it among the hub's
+    current groups: the outbox row remembers the names the change concerned, and the app user
+    leaves the app's department of the old name. Departments only the app has stay untouched."""
+    from sso.accounts.service import create_user
+    from sso.groups.service import add_member, create_group, delete_group, rename_group
+
+    url = invoicing_scim
+    finance, accounting, legal, ops = (_new_group(url, n) for n in ("Finance", "Accounting", "Legal", "Ops"))
+    with provisioned.app_context():
+        create_user("zoe", "zoe@example.com", "Zoe Zed")
+        create_user("yan", "yan@example.com", "Yan Yu")
+        _deliver()
+        zoe_id, yan_id = _user(url, "zoe")["id"], _user(url, "yan")["id"]
+        _join(url, ops, zoe_id)  # a department only the app knows
+        hub_finance, hub_legal = create_group("Finance"), create_group("legal")
+        for user in ("zoe", "yan"):
+            add_member(db.session.merge(hub_finance), user)
+        add_member(hub_legal, "zoe")
+        _deliver()
+        assert _members(url, finance) == sorted([zoe_id, yan_id]) and _members(url, legal) == [zoe_id]
+
+        rename_group(db.session.merge(hub_finance), "Accounting")
+        _deliver()
+        assert _members(url, finance) == []  # the old name is left ...
+        assert _members(url, accounting) == sorted([zoe_id, yan_id])  # ... and the new one joined
+
+        rename_group(db.session.merge(hub_finance), "Audit")  # a name the app does not have
+        _deliver()
+        assert _members(url, accounting) == []
+
+        delete_group(db.session.merge(hub_legal))
+        assert _kinds() == ["groups"]
+        _deliver()
+        assert _members(url, legal) == []
+        assert _members(url, ops) == [zoe_id]  # never the hub's to manage
