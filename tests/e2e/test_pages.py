@@ -380,20 +380,26 @@ def _pairing_created_in_hub(page: Page, stack: Stack) -> None:
 
 
 def _pairing_department_confirm(page: Page, stack: Stack) -> None:
-    """ann is in a department in the hub, not in the invoicing app's department of that name:
-    "Fix departments…" shows what each fix would change (nothing changes yet)."""
+    """ann is in a department in the invoicing app, not in the hub's group of that name:
+    "Fix departments…" shows what each fix would change (nothing changes yet). The mismatch
+    is made on the app's side: a hub-side membership would be provisioned to the app at once
+    by the demo's worker, and there would be nothing left to fix."""
     import httpx
 
     name = _unique("Finance")
+    scim = {"Authorization": f"Bearer {stack.scim_token}", "Content-Type": "application/scim+json"}
+    found = httpx.get(f"{stack.app_url}/scim/v2/Users", params={"filter": 'userName eq "ann"'}, headers=scim)
+    assert found.status_code == 200 and found.json()["Resources"], found.text
+    ann_id = found.json()["Resources"][0]["id"]
+    hub = stack.hub_env()
+    stack._run(["--app", "wsgi", "groups", "create", name], hub)  # no members: nothing to provision
     response = httpx.post(
         f"{stack.app_url}/scim/v2/Groups",
-        content=json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name}),
-        headers={"Authorization": f"Bearer {stack.scim_token}", "Content-Type": "application/scim+json"},
+        content=json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name,
+                            "members": [{"value": ann_id}]}),
+        headers=scim,
     )
     assert response.status_code == 201, response.text
-    hub = stack.hub_env()
-    stack._run(["--app", "wsgi", "groups", "create", name], hub)
-    stack._run(["--app", "wsgi", "groups", "add-member", name, "ann"], hub)
     stack.refresh_pairing()
     page.goto(f"{stack.hub_url}/admin/pairing/invoices?dept=mismatch&q=ann")
     page.click("form button[type=submit]:has-text('Fix departments')")
