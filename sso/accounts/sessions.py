@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import CursorResult
 from ua_parser import parse as parse_user_agent
 
@@ -59,6 +59,14 @@ def session_login_id(user: User, session_id: str) -> str:
     return f"{user.id}.{user.session_nonce}.{session_id}"
 
 
+#: Built once: every signed-in request runs it, and building the expression costs more than
+#: running it (SQLAlchemy caches the compiled SQL, not the Python objects of the statement).
+_SESSION_USER = (
+    select(User, UserSession).join(UserSession, UserSession.user_id == User.id)
+    .where(User.id == bindparam("user_id"), UserSession.id == bindparam("session_id"))
+)
+
+
 def load_session_user(login_id: str) -> tuple[User, str] | None:
     """The user and session id behind a flask-login id, or None when the session has
     ended (row gone, nonce changed, account deactivated, or an id of the old format)."""
@@ -67,10 +75,7 @@ def load_session_user(login_id: str) -> tuple[User, str] | None:
     if not ident.isdigit() or not nonce or not session_id:
         return None
     # One round trip for both rows (every signed-in request pays it).
-    found = db.session.execute(
-        select(User, UserSession).join(UserSession, UserSession.user_id == User.id)
-        .where(User.id == int(ident), UserSession.id == session_id)
-    ).first()
+    found = db.session.execute(_SESSION_USER, {"user_id": int(ident), "session_id": session_id}).first()
     if found is None:
         return None
     user, row = found
