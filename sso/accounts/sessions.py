@@ -62,7 +62,7 @@ def session_login_id(user: User, session_id: str) -> str:
 #: Built once: every signed-in request runs it, and building the expression costs more than
 #: running it (SQLAlchemy caches the compiled SQL, not the Python objects of the statement).
 _SESSION_USER = (
-    select(User, UserSession).join(UserSession, UserSession.user_id == User.id)
+    select(User, UserSession.last_seen).join(UserSession, UserSession.user_id == User.id)
     .where(User.id == bindparam("user_id"), UserSession.id == bindparam("session_id"))
 )
 
@@ -78,14 +78,14 @@ def load_session_user(login_id: str) -> tuple[User, str] | None:
     found = db.session.execute(_SESSION_USER, {"user_id": int(ident), "session_id": session_id}).first()
     if found is None:
         return None
-    user, row = found
+    user, last_seen = found
     if not user.active or not secrets.compare_digest(user.session_nonce, nonce):
         return None
     now = context.now()
-    if now - _aware(row.last_seen) >= TOUCH_EVERY:
+    if now - _aware(last_seen) >= TOUCH_EVERY:
         # Conditional: two requests racing in the same minute write once.
         db.session.execute(
-            update(UserSession).where(UserSession.id == row.id, UserSession.last_seen == row.last_seen)
+            update(UserSession).where(UserSession.id == session_id, UserSession.last_seen == last_seen)
             .values(last_seen=now)
         )
         db.session.commit()
