@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 __all__ = ["Base", "NAMING", "db", "in_transaction", "init_app", "transaction"]
 
@@ -100,3 +100,27 @@ def init_app(app: Flask) -> None:
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_pragmas):
                 event.listen(engine, "connect", _sqlite_pragmas)
+
+
+def on_write(models: tuple[type, ...], callback: Callable[[], object], *, name: str) -> None:
+    """Call ``callback`` whenever a session flushes a new, changed or deleted instance of
+    ``models``, and once more after that transaction commits or rolls back (a reload between
+    the flush and the commit saw the old rows). For the per-worker caches: a change made in
+    this process drops them at once. ``name`` tells the registrations apart."""
+    flag = f"sso.written.{name}"
+
+    def touches(session: Session) -> bool:
+        return any(isinstance(obj, models) for group in (session.new, session.dirty, session.deleted) for obj in group)
+
+    def flushed(session: Session, _context: Any) -> None:
+        if touches(session):
+            session.info[flag] = True
+            callback()
+
+    def ended(session: Session) -> None:
+        if session.info.pop(flag, False):
+            callback()
+
+    event.listen(Session, "after_flush", flushed)
+    event.listen(Session, "after_commit", ended)
+    event.listen(Session, "after_rollback", ended)

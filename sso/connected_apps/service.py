@@ -20,13 +20,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 from cachetools import LRUCache, TTLCache
 from flask import current_app
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
 from sso.audit import record, register_events
 from sso.base import context
-from sso.base.db import db, transaction
+from sso.base.db import db, on_write, transaction
 from sso.base.errors import Conflict, NotFound, ValidationError
 from sso.base.redirects import canonical_login_url, normalize_origin, origin_of
 from sso.multipass import MultipassCodec
@@ -758,25 +758,4 @@ def forget_issuing_apps() -> None:
     _generation[0] += 1
 
 
-def _touches_apps(session: Session) -> bool:
-    return any(isinstance(obj, (ConnectedApp, AppSecret))
-               for group in (session.new, session.dirty, session.deleted) for obj in group)
-
-
-@event.listens_for(Session, "after_flush")
-def _apps_flushed(session: Session, _context: Any) -> None:
-    if _touches_apps(session):
-        session.info["sso_apps_changed"] = True
-        forget_issuing_apps()
-
-
-@event.listens_for(Session, "after_commit")
-def _apps_committed(session: Session) -> None:
-    if session.info.pop("sso_apps_changed", False):
-        forget_issuing_apps()  # again: a reload between flush and commit saw the old rows
-
-
-@event.listens_for(Session, "after_rollback")
-def _apps_rolled_back(session: Session) -> None:
-    if session.info.pop("sso_apps_changed", False):
-        forget_issuing_apps()
+on_write((ConnectedApp, AppSecret), forget_issuing_apps, name="connected_apps")

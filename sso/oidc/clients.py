@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cachetools import LRUCache, TTLCache
 from flask import current_app
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from sso.base import context
+from sso.base.db import on_write
 from sso.connected_apps.models import AppSecret, ConnectedApp
 
 from .models import OidcClient
@@ -130,25 +129,4 @@ def forget() -> None:
     _generation[0] += 1
 
 
-def _touches_clients(session: Session) -> bool:
-    return any(isinstance(obj, (OidcClient, ConnectedApp, AppSecret))
-               for group in (session.new, session.dirty, session.deleted) for obj in group)
-
-
-@event.listens_for(Session, "after_flush")
-def _flushed(session: Session, _context: Any) -> None:
-    if _touches_clients(session):
-        session.info["sso_oidc_clients_changed"] = True
-        forget()
-
-
-@event.listens_for(Session, "after_commit")
-def _committed(session: Session) -> None:
-    if session.info.pop("sso_oidc_clients_changed", False):
-        forget()  # again: a reload between flush and commit saw the old rows
-
-
-@event.listens_for(Session, "after_rollback")
-def _rolled_back(session: Session) -> None:
-    if session.info.pop("sso_oidc_clients_changed", False):
-        forget()
+on_write((OidcClient, ConnectedApp, AppSecret), forget, name="oidc_clients")

@@ -17,12 +17,11 @@ from typing import Any
 
 from flask import current_app
 from joserfc.jwk import ECKey, KeySet, RSAKey
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from sso.audit import record
 from sso.base import context
-from sso.base.db import db, transaction
+from sso.base.db import db, on_write, transaction
 from sso.connected_apps.service import secret_box
 
 from .models import OidcKey
@@ -59,10 +58,11 @@ class KeyCache:
 _generation = [0]
 
 
-@event.listens_for(Session, "after_flush")
-def _keys_flushed(session: Session, _context: Any) -> None:
-    if any(isinstance(obj, OidcKey) for group in (session.new, session.dirty, session.deleted) for obj in group):
-        _generation[0] += 1
+def _forget_schedule() -> None:
+    _generation[0] += 1
+
+
+on_write((OidcKey,), _forget_schedule, name="oidc_keys")
 
 
 def _cache() -> KeyCache:
