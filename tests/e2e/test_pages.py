@@ -502,6 +502,9 @@ def _form_expired(page: Page, stack: Stack) -> None:
 PAGES: list[Visit] = [
     Visit("login", ("anonymous",), "/login", heading="Log in to"),
     Visit("login-for-app", ("anonymous",), "/login?next=/sso/jump/invoices", heading="Sign in to continue to Invoices"),
+    # An OpenID Connect app asked a signed-in user to log in again (prompt=login, max_age).
+    Visit("login-again-for-oidc-app", SIGNED_IN, "/login?again=1&next=%2Foidc%2Fauthorize%3Fclient_id%3Dhelpdesk",
+          heading="Sign in to continue to Helpdesk"),
     Visit("set-password", ("anonymous",), open=_set_password, heading="Choose a password"),
     Visit("home", SIGNED_IN, "/", heading="Hello"),
     Visit("signed-out", ("anonymous",), open=_signed_out, heading="You are signed out"),

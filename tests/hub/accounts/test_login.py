@@ -225,3 +225,17 @@ def test_every_spelling_of_an_account_shares_its_counter_and_json_counts_nowhere
     for spelling in ("ann", "ann@example.com", "ANN"):
         assert auth.login(spelling, HUB_USER_PASSWORD).status_code == 429, spelling
     assert auth.login("admin", "admin-password-1").status_code == 302
+
+
+def test_the_cursor_starts_where_there_is_something_to_type(client, auth) -> None:  # type: ignore[no-untyped-def]
+    """An empty form starts on the login; with the login known (a wrong password, or an app
+    asking a signed-in user to log in again) it starts on the password."""
+    empty = client.get("/login").data
+    assert re.search(rb'<input[^>]*autofocus[^>]*name="login"', empty)
+    assert not re.search(rb'<input[^>]*autofocus[^>]*name="password"', empty)
+    wrong = auth.login("ann", "wrong-password").data
+    assert re.search(rb'<input[^>]*autofocus[^>]*name="password"', wrong)
+    assert not re.search(rb'<input[^>]*autofocus[^>]*name="login"', wrong)
+    auth.login()
+    again = client.get("/login?again=1&next=/").data
+    assert b'value="ann"' in again and re.search(rb'<input[^>]*autofocus[^>]*name="password"', again)
