@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -45,23 +46,29 @@ class ThrottleUnavailable(HubError):
 
 
 class LoginThrottle:
-    """Fixed-window counters of failed logins, one set per client IP and one per account key.
+    """Sliding-window counters of failed logins, one set per client IP and one per account key.
 
     ``ip_limits`` and ``account_limits`` are :mod:`limits` strings ("20 per minute; 100 per
     hour"); every limit applies to every key of its kind. ``storage_uri`` is ``memory://``
     (this process only) or ``redis://...``: a shared store makes every hub instance count
     together. Redis timeouts can be set in the URI (``?socket_timeout=2``).
 
-    Windows come from the injected clock, not from the store: the counter key holds the
-    window number ``int(clock.time() // window)``, and the entry expires after one window
-    length so the store cleans itself up. A storage's own expiry runs on the real time of
-    the store; keying on the window number makes ``ManualClock.advance`` move a test into a
-    fresh window without sleeping, and makes instances that share a store agree on the
-    boundaries (they are aligned to the epoch). An entry created at any moment of its
-    window lives at least until the window ends, so no counter vanishes early. The price of
-    fixed windows: up to twice a limit can fall on both sides of one boundary.
+    Each limit counts failures in windows of its length, and a check weighs the previous
+    window by the part of it that still lies within one window length of now (the "sliding
+    window counter"): at 15 s into a minute, the last minute's failures count 45/60. So a
+    limit holds over any window-long span, not just between fixed boundaries: five failures
+    just before a minute boundary are not followed by five more just after it. Someone locked
+    out regains one attempt at a time, at the limit's average rate.
 
-    A success clears the account counters of the current windows (the user has just proven
+    Windows come from the injected clock, not from the store: the counter key holds the
+    window number ``int(clock.time() // window)``, and the entry expires after two window
+    lengths (its own window and the next, where it is still weighed) so the store cleans
+    itself up. A storage's own expiry runs on the real time of the store; keying on the
+    window number makes ``ManualClock.advance`` move a test forward without sleeping, and
+    makes instances that share a store agree on the boundaries (they are aligned to the
+    epoch).
+
+    A success clears the account counters (current and previous windows) (the user has just proven
     the password, so earlier typos should not lock the next login out); the IP counters are
     kept, as one address trying many accounts must not reset itself with one account it owns.
 
@@ -87,26 +94,30 @@ class LoginThrottle:
         """Raise :class:`Throttled` if any counter of ``ip`` or ``account_keys`` is at or over
         its limit; change nothing."""
         now = self._clock.time()
-        waits = [
-            _seconds_left(now, limit)
-            for key, limit in self._counters(now, ip, account_keys)
-            if self._call(self._storage.get, key) >= limit.amount
-        ]
+        waits = []
+        for counter in self._counters(now, ip, account_keys):
+            previous = self._call(self._storage.get, counter.previous_key)
+            current = self._call(self._storage.get, counter.key)
+            wait = counter.wait(now, previous, current)
+            if wait is not None:
+                waits.append(wait)
         if waits:
-            # The attempt is refused until every blocking window has ended.
+            # The attempt is refused until every blocking counter has fallen under its limit.
             raise Throttled(max(waits))
 
     def failed(self, ip: str, account_keys: Iterable[str]) -> None:
         """Count one failed attempt against ``ip`` and each of ``account_keys``."""
         now = self._clock.time()
-        for key, limit in self._counters(now, ip, account_keys):
-            self._call(self._storage.incr, key, limit.get_expiry())
+        for counter in self._counters(now, ip, account_keys):
+            # Kept through the next window, where it is still weighed.
+            self._call(self._storage.incr, counter.key, 2 * counter.window)
 
     def succeeded(self, ip: str, account_keys: Iterable[str]) -> None:
-        """Clear the current-window counters of ``account_keys``; the IP counters stay."""
+        """Clear the counters of ``account_keys``; the IP counters stay."""
         now = self._clock.time()
-        for key, _limit in self._counters(now, None, account_keys):
-            self._call(self._storage.clear, key)
+        for counter in self._counters(now, None, account_keys):
+            self._call(self._storage.clear, counter.key)
+            self._call(self._storage.clear, counter.previous_key)
 
     @property
     def shared(self) -> bool:
@@ -126,8 +137,8 @@ class LoginThrottle:
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         return bool(self._call(self._storage.incr, f"{self._prefix}:once:{digest}", seconds) == 1)
 
-    def _counters(self, now: float, ip: str | None, account_keys: Iterable[str]) -> list[tuple[str, RateLimitItem]]:
-        """The storage key and limit of every counter for these identifiers at ``now``."""
+    def _counters(self, now: float, ip: str | None, account_keys: Iterable[str]) -> list[_Counter]:
+        """Every counter for these identifiers at ``now``."""
         idents = [("ip", self._ip_limits, ip)] if ip is not None else []
         idents += [("account", self._account_limits, key) for key in dict.fromkeys(account_keys)]
         counters = []
@@ -135,8 +146,16 @@ class LoginThrottle:
             digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
             for limit in limits:
                 window = limit.get_expiry()
-                key = f"{self._prefix}:{kind}:{limit.amount}/{window}:{int(now // window)}:{digest}"
-                counters.append((key, limit))
+                number = int(now // window)
+                stem = f"{self._prefix}:{kind}:{limit.amount}/{window}"
+                counters.append(
+                    _Counter(
+                        key=f"{stem}:{number}:{digest}",
+                        previous_key=f"{stem}:{number - 1}:{digest}",
+                        amount=limit.amount,
+                        window=window,
+                    )
+                )
         return counters
 
     @staticmethod
@@ -171,8 +190,27 @@ def _open_storage(uri: str) -> Storage:
     return storage
 
 
-def _seconds_left(now: float, limit: RateLimitItem) -> int:
-    """Whole seconds from ``now`` until the end of ``limit``'s current window (at least 1)."""
-    window = limit.get_expiry()
-    end = (int(now // window) + 1) * window
-    return max(1, math.ceil(end - now))
+@dataclass(frozen=True)
+class _Counter:
+    """One limit of one identifier: the storage keys of its current and previous windows."""
+
+    key: str
+    previous_key: str
+    amount: int
+    window: int
+
+    def wait(self, now: float, previous: int, current: int) -> int | None:
+        """Whole seconds until the weighted count falls under ``amount`` if no further failure
+        is counted (at least 1), or None when it is under already."""
+        window = self.window
+        elapsed = now - (now // window) * window
+        left = window - elapsed  # seconds until the current window ends
+        if previous * left / window + current < self.amount:
+            return None
+        if current < self.amount:
+            # The previous window's weight shrinks until the sum falls under the limit.
+            seconds = left - (self.amount - current) * window / previous
+        else:
+            # In the next window the current count becomes the previous one, and shrinks.
+            seconds = left + window * (1 - self.amount / current)
+        return max(1, math.floor(seconds) + 1)  # strictly after the instant it falls under

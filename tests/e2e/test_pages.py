@@ -133,8 +133,7 @@ def _signed_out(page: Page, stack: Stack) -> None:
 
 def _too_many_attempts(page: Page, stack: Stack) -> None:
     """Wrong passwords for one account until the throttle answers (the default limit is five
-    a minute in fixed windows: six tries that straddle a minute boundary are not refused,
-    eleven always are)."""
+    a minute; a sixth try may get through as the first failures start to fade, eleven never do)."""
     page.goto(f"{stack.hub_url}/login")
     probe = _unique("probe")
     for _ in range(11):

@@ -1,4 +1,4 @@
-"""The login throttle: failed logins per IP and per account, windows on the injected clock."""
+"""The login throttle: failed logins per IP and per account, sliding windows on the injected clock."""
 
 from __future__ import annotations
 
@@ -136,17 +136,63 @@ def test_check_counts_nothing(make: MakeThrottle) -> None:
         throttle.check("10.0.0.1", ["user:42"])
 
 
-def test_window_rolls_over_when_the_clock_passes_the_boundary(make: MakeThrottle, clock: ManualClock) -> None:
+def test_last_windows_failures_fade_out_over_the_next(make: MakeThrottle, clock: ManualClock) -> None:
     throttle = make(ip_limits="2 per minute", account_limits="2 per minute")
     throttle.failed("10.0.0.1", ["user:42"])
     throttle.failed("10.0.0.1", ["user:42"])
     clock.set(T0 + 59.999)
     with pytest.raises(Throttled):
         throttle.check("10.0.0.1", ["user:42"])
-    clock.set(T0 + 60)
+    clock.set(T0 + 60)  # the last minute still weighs in full
+    with pytest.raises(Throttled):
+        throttle.check("10.0.0.1", ["user:42"])
+    clock.set(T0 + 75)  # 2 x 45/60 = 1.5
     throttle.check("10.0.0.1", ["user:42"])
+    throttle.failed("10.0.0.1", ["user:42"])  # 2.5
+    with pytest.raises(Throttled):
+        throttle.check("10.0.0.1", ["user:42"])
+    clock.set(T0 + 90)  # 2 x 30/60 + 1 = 2
+    with pytest.raises(Throttled):
+        throttle.check("10.0.0.1", ["user:42"])
+    clock.set(T0 + 105)  # 2 x 15/60 + 1 = 1.5
+    throttle.check("10.0.0.1", ["user:42"])
+    clock.set(T0 + 180)  # two windows on, nothing weighs
     throttle.failed("10.0.0.1", ["user:42"])
     throttle.check("10.0.0.1", ["user:42"])
+
+
+def test_a_burst_across_a_window_boundary_is_refused(make: MakeThrottle, clock: ManualClock) -> None:
+    """Fixed windows let five failures just before a boundary be followed by five more just
+    after it; here the limit holds over the two seconds around the boundary."""
+    throttle = make(ip_limits="5 per minute", account_limits="100 per minute")
+    accepted = 0
+    for step in range(20):
+        clock.set(T0 + 55 + step * 0.5)  # 55 s to 64.5 s: ten seconds around the boundary at 60
+        try:
+            throttle.check("10.0.0.1", [f"login:user{step}"])
+        except Throttled:
+            continue
+        throttle.failed("10.0.0.1", [f"login:user{step}"])
+        accepted += 1
+    assert accepted == 6  # five, then one more as the first second of the last minute fades
+
+
+def test_someone_locked_out_regains_attempts_at_the_limits_rate(make: MakeThrottle, clock: ManualClock) -> None:
+    throttle = make(ip_limits="100 per minute", account_limits="5 per minute")
+    for _ in range(5):
+        throttle.failed("10.0.0.1", ["user:42"])
+    accepted = []
+    for second in range(15, 15 + 180):
+        clock.set(T0 + second + 0.5)
+        try:
+            throttle.check("10.0.0.1", ["user:42"])
+        except Throttled:
+            continue
+        throttle.failed("10.0.0.1", ["user:42"])
+        accepted.append(second)
+    gaps = [later - earlier for earlier, later in zip(accepted, accepted[1:], strict=False)]
+    assert accepted[0] == 60 and all(gap >= 11 for gap in gaps)
+    assert 12 <= len(accepted) <= 15  # about five a minute over the next three minutes
 
 
 def test_retry_after_counts_to_the_end_of_the_window(make: MakeThrottle, clock: ManualClock) -> None:
@@ -177,27 +223,34 @@ def test_every_limit_of_a_key_counts_and_retry_after_waits_for_all_that_block(
     throttle.failed("10.0.0.1", ["user:42"])
     with pytest.raises(Throttled) as caught:
         throttle.check("10.0.0.1", ["user:42"])
-    assert caught.value.retry_after == 45  # the minute blocks, the hour (2 of 3) does not
+    assert caught.value.retry_after == 46  # the minute blocks until just after 60 s; the hour (2 of 3) does not
 
-    clock.set(T0 + 60)
+    clock.set(T0 + 120)
     throttle.check("10.0.0.1", ["user:42"])
     throttle.failed("10.0.0.1", ["user:42"])
     with pytest.raises(Throttled) as caught:
         throttle.check("10.0.0.1", ["user:42"])
-    assert caught.value.retry_after == 3600 - 60  # the hour blocks, the minute (1 of 2) does not
+    assert caught.value.retry_after == 3600 - 120 + 1  # the hour blocks, the minute (1 of 2) does not
 
     throttle.failed("10.0.0.1", ["user:42"])
     with pytest.raises(Throttled) as caught:
         throttle.check("10.0.0.1", ["user:42"])
-    assert caught.value.retry_after == 3600 - 60  # both block: refused until the later one ends
-    clock.set(T0 + 3600)
+    # Both block; the hour's 4 of 3 falls under 3 a quarter of the way into the next hour.
+    assert caught.value.retry_after == 3600 - 120 + 900 + 1
+    clock.set(T0 + 3600 + 900)
+    with pytest.raises(Throttled):
+        throttle.check("10.0.0.1", ["user:42"])
+    clock.set(T0 + 3600 + 901)
     throttle.check("10.0.0.1", ["user:42"])
 
 
-def test_success_clears_the_account_counters_but_not_the_ip_counter(make: MakeThrottle) -> None:
+def test_success_clears_the_account_counters_but_not_the_ip_counter(make: MakeThrottle, clock: ManualClock) -> None:
     throttle = make(ip_limits="3 per minute", account_limits="2 per minute")
     throttle.failed("10.0.0.1", ["user:42", "login:ann"])
     throttle.failed("10.0.0.1", ["user:42", "login:ann"])
+    with pytest.raises(Throttled):
+        throttle.check("10.0.0.2", ["user:42"])
+    clock.set(T0 + 60)  # the failures are in the last window now, and weigh in full
     with pytest.raises(Throttled):
         throttle.check("10.0.0.2", ["user:42"])
     throttle.succeeded("10.0.0.1", ["user:42", "login:ann"])
@@ -223,7 +276,7 @@ def test_two_hub_instances_on_one_redis_count_together(redis_url: str, prefix: s
 
 
 @pytest.mark.redis
-def test_redis_entries_expire_after_one_window_and_hold_no_plain_identifier(
+def test_redis_entries_expire_after_two_windows_and_hold_no_plain_identifier(
     redis_url: str, prefix: str, delete_keys: list[str]
 ) -> None:
     delete_keys.append(redis_url)
@@ -232,7 +285,7 @@ def test_redis_entries_expire_after_one_window_and_hold_no_plain_identifier(
     keys = _redis_keys(redis_url, prefix)
     assert len(keys) == 3
     ttls = sorted(keys.values())
-    assert 55 <= ttls[0] <= ttls[1] <= 60 and 3595 <= ttls[2] <= 3600
+    assert 115 <= ttls[0] <= ttls[1] <= 120 and 7195 <= ttls[2] <= 7200
     assert not any("ann" in key or "10.0.0.1" in key for key in keys)
 
 
