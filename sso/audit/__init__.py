@@ -1,5 +1,5 @@
 """The audit log: who did what, when, from where. Never secrets."""
 
-from .service import EVENTS, flush, record, register_events
+from .service import EVENTS, flush, record, record_anonymous, register_events
 
-__all__ = ["EVENTS", "flush", "record", "register_events"]
+__all__ = ["EVENTS", "flush", "record", "record_anonymous", "register_events"]

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import unquote
 
+from cachetools import TTLCache
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_login import current_user
 
@@ -222,3 +223,42 @@ def record(
     if not joined:
         db.session.commit()
     return entry
+
+
+# -- anonymous events ---------------------------------------------------------------------
+
+ANONYMOUS_WINDOW = 60.0  # seconds: at most one row per client IP, event and key
+_ANONYMOUS_KEY = "audit.anonymous"  # in the hub state's features
+_ANONYMOUS_TRACKED = 10_000  # (ip, event, key) triples remembered per worker
+_anonymous_lock = threading.Lock()
+
+
+def record_anonymous(
+    event: str, *, key: str = "", app: AppRef | str | None = None, detail: Mapping[str, Any] | None = None
+) -> AuditEvent | None:
+    """Record ``event`` for a visitor who is not signed in, without letting anyone flood the log.
+
+    Such refusals are written before any login check, so any client can cause them at the
+    rate it sends requests. Per worker, at most one row per client IP, ``event`` and ``key``
+    per :data:`ANONYMOUS_WINDOW` (by the app's clock); the ones that got no row of their own
+    are counted and the next row says how many (``unrecorded_before``). ``key`` must not be
+    chosen by the client (a registered app's slug, an endpoint name), or varying it would
+    get a row each time. Returns the row written, if any.
+    """
+    ip = (request.remote_addr or "") if has_request_context() else ""
+    now = context.clock().time()
+    features = context.hub_state().features
+    with _anonymous_lock:
+        seen: TTLCache[tuple[str, str, str], list[float]] | None = features.get(_ANONYMOUS_KEY)
+        if seen is None:
+            seen = features.setdefault(_ANONYMOUS_KEY, TTLCache(
+                _ANONYMOUS_TRACKED, 10 * ANONYMOUS_WINDOW, timer=context.clock().time))
+        entry = seen.get((ip, event, key))  # [time of the last row, events since without a row]
+        if entry is not None and now - entry[0] < ANONYMOUS_WINDOW:
+            entry[1] += 1
+            return None
+        seen[(ip, event, key)] = [now, 0]
+    details = dict(detail or {})
+    if entry is not None and entry[1]:
+        details["unrecorded_before"] = int(entry[1])
+    return record(event, app=app, detail=details)

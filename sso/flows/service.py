@@ -16,11 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cachetools import TTLCache
-from flask import has_request_context, request
-
-from sso.audit import record
-from sso.base import context
+from sso.audit import record, record_anonymous
 from sso.base.errors import Conflict, Forbidden, ValidationError
 from sso.base.redirects import match_login_url, safe_return_to
 
@@ -47,36 +43,18 @@ def check_usable(app: IssuingApp, user: User) -> None:
         raise Forbidden("Your account is disabled. Ask an administrator.", title="Account disabled")
 
 
-ANONYMOUS_REFUSAL_WINDOW = 60.0  # seconds: one redirect_refused row per client IP and app
-_REFUSALS_KEY = "flows.anonymous_refusals"  # in the hub state's features
-_REFUSALS_TRACKED = 10_000  # (ip, app) pairs remembered per worker
-
-
 def record_refusal(app: IssuingApp, user: User | None, parameter: str, raw: str) -> None:
     """Record ``redirect_refused`` for a refused ``return_to`` or ``login_url``.
 
     A logged-in user's refusals are written one by one. Anonymous ones are written before
-    any login check, so anyone can cause them: per worker, at most one row per client IP
-    and app per :data:`ANONYMOUS_REFUSAL_WINDOW` (by the app's clock); the refusals that got
-    no row of their own are counted and the next row says how many (``unrecorded_before``).
+    any login check, so anyone can cause them: they go through
+    :func:`sso.audit.record_anonymous` (at most one row per client IP and app a minute per
+    worker; the next row counts the others in ``unrecorded_before``).
     """
     detail: dict[str, object] = {"parameter": parameter, "value": raw}
     if user is None:
-        ip = (request.remote_addr or "") if has_request_context() else ""
-        features = context.hub_state().features
-        seen: TTLCache[tuple[str, str], list[float]] | None = features.get(_REFUSALS_KEY)
-        if seen is None:
-            seen = features.setdefault(_REFUSALS_KEY, TTLCache(
-                _REFUSALS_TRACKED, 10 * ANONYMOUS_REFUSAL_WINDOW, timer=context.clock().time))
-        now = context.clock().time()
-        key = (ip, app.slug)
-        entry = seen.get(key)  # [time of the last row, refusals since without a row]
-        if entry is not None and now - entry[0] < ANONYMOUS_REFUSAL_WINDOW:
-            entry[1] += 1
-            return
-        if entry is not None and entry[1]:
-            detail["unrecorded_before"] = int(entry[1])
-        seen[key] = [now, 0]
+        record_anonymous("redirect_refused", key=app.slug, app=app.slug, detail=detail)
+        return
     record("redirect_refused", user=user, app=app.slug, detail=detail)
 
 

@@ -4,7 +4,7 @@ revocation, RP-initiated logout; and the user's page of apps they allowed."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 
 from sso.accounts.login_steps import current_session_id
 from sso.accounts.service import log_out
-from sso.audit import record
+from sso.audit import record, record_anonymous
 from sso.base import context
 from sso.base.db import transaction
 from sso.base.errors import HubError
@@ -26,6 +26,9 @@ from sso.base.errors import HubError
 from . import hooks, keys, server
 from .server import Client
 from .service import consents, grant_consent, needs_consent, note_login, revoke_consent, sid_for
+
+if TYPE_CHECKING:
+    from sso.accounts.models import User
 
 bp = Blueprint("oidc", __name__)
 
@@ -136,6 +139,16 @@ def _max_age(value: str | None) -> int | None:
     return int(value)
 
 
+def _refused(user: User | None, endpoint: str, *, app: str | None = None, detail: dict[str, object]) -> None:
+    """Record ``oidc_refused``: one by one for a signed-in user; for a visitor who is not
+    signed in (refused before any login, so anyone can cause it) through
+    :func:`sso.audit.record_anonymous`, at most one row per client IP and endpoint a minute."""
+    if user is None:
+        record_anonymous("oidc_refused", key=endpoint, app=app, detail=detail)
+    else:
+        record("oidc_refused", user=user, app=app, detail=detail)
+
+
 @bp.route("/oidc/authorize", methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
     """Check the request, the user and the app; ask consent when needed; issue a code."""
@@ -145,8 +158,8 @@ def authorize() -> ResponseReturnValue:
     try:
         grant = srv.get_consent_grant(end_user=end_user)
     except OAuth2Error as err:
-        record("oidc_refused", user=end_user, app=(request.values.get("client_id") or "")[:64] or None,
-               detail={"error": err.error, "description": err.description})
+        _refused(end_user, "authorize", app=(request.values.get("client_id") or "")[:64] or None,
+                 detail={"error": err.error, "description": err.description})
         if err.redirect_uri:  # the request named a registered redirect URI: tell the app
             return _with_iss(srv.handle_error_response(None, err))
         return _page(400, "Sign-in request refused",
@@ -157,7 +170,7 @@ def authorize() -> ResponseReturnValue:
         max_age = _max_age(grant.request.payload.data.get("max_age"))
     except InvalidRequestError as err:
         err.redirect_uri, err.state = grant.redirect_uri, grant.request.payload.state
-        record("oidc_refused", user=end_user, app=client.client_id, detail={"error": err.error})
+        _refused(end_user, "authorize", app=client.client_id, detail={"error": err.error})
         return _with_iss(srv.handle_error_response(None, err))
     if end_user is None:
         return _login_redirect()
@@ -250,7 +263,9 @@ def end_session() -> ResponseReturnValue:
     try:
         req = srv.validate_endpoint_request("end_session")
     except OAuth2Error as err:
-        record("oidc_refused", detail={"error": err.error, "endpoint": "end_session"})
+        viewer = current_user._get_current_object()
+        _refused(viewer if viewer.is_authenticated else None, "end_session",
+                 detail={"error": err.error, "endpoint": "end_session"})
         return _page(400, "Logout request refused",
                      f"The app sent a logout request the hub cannot accept: {err.description or err.error}.")
     wanted = request.values.get("post_logout_redirect_uri")

@@ -153,5 +153,8 @@ def test_the_500_page_rolls_back_a_failed_transaction_first(app, client, auth) -
     response = client.get("/fail-in-transaction-for-test")
     assert response.status_code == 500
     assert b"went wrong" in response.data and b"Multipass SSO" in response.data  # the hub's own page
+    # The full page, drawn with the signed-in user and its next steps (without the rollback
+    # it cannot read the user and falls back to the plain page, which has neither).
+    assert b"Ann Example" in response.data and b"Try again" in response.data
     assert b"Traceback" not in response.data
     assert client.get("/").status_code == 200  # and the next request is fine

@@ -121,3 +121,27 @@ def test_signed_in_users_refusals_stay_individual(app, client, auth, connected_a
         client.get(f"/sso/multipass/{slug}?login_url=https://evil.example/steal")
     rows = _refusals(app)
     assert len(rows) == 5 and all(r.actor == "ann" for r in rows)
+
+
+def _rows(app, event: str) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        return list(db.session.scalars(db.select(AuditEvent).where(AuditEvent.event == event).order_by(AuditEvent.id)))
+
+
+def test_anonymous_oidc_refusals_are_aggregated_too(app, client, clock) -> None:  # type: ignore[no-untyped-def]
+    """The OpenID Connect endpoints refuse anonymous requests before any login as well: a
+    row per request let one client write ~hundreds of rows a second (one per client_id too)."""
+    for n in range(50):
+        authorize = client.get("/oidc/authorize", query_string={
+            "client_id": f"nope-{n}", "response_type": "code", "redirect_uri": "https://evil.example/"})
+        assert authorize.status_code == 400  # every one still refused
+        assert client.get("/oidc/logout", query_string={"id_token_hint": "x"}).status_code == 400
+    rows = _rows(app, "oidc_refused")
+    assert len(rows) == 2 and {r.detail.get("endpoint") for r in rows} == {None, "end_session"}
+    other = app.test_client()
+    other.get("/oidc/authorize?client_id=x&response_type=code", environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert len(_rows(app, "oidc_refused")) == 3  # another client IP has its own row
+    clock.advance(60)
+    client.get("/oidc/authorize?client_id=x&response_type=code")
+    rows = _rows(app, "oidc_refused")
+    assert len(rows) == 4 and rows[-1].detail["unrecorded_before"] == 49 and rows[-1].actor == "anonymous"

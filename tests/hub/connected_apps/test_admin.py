@@ -203,6 +203,8 @@ def test_copy_buttons_and_integration_panel(app, client, auth) -> None:  # type:
     page = client.get("/admin/apps/invoices").data.decode()
     panel = page.split('id="integration"', 1)[1].split("</section>", 1)[0]
     assert 'id="cfg-audience">invoices<' in panel
+    secret = _secret_on(reveal.data)
+    assert f'id="cfg-fp-active">{hashlib.sha256(secret.encode()).hexdigest()[:8]}<' in panel  # its fingerprint
     assert "https://invoices.example/login/multipass/{token}" in panel
     assert ("/sso/multipass/invoices?login_url=https%3A%2F%2Finvoices.example%2Flogin" in panel)
     assert panel.count('class="copy"') >= 3
