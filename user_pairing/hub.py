@@ -21,7 +21,7 @@ def init_app(app: Flask) -> None:
     ``create_all`` and the migrations see their tables.
     """
     from sso.connected_apps.cli import apps
-    from sso.connected_apps.links import add_app_column, add_app_link
+    from sso.connected_apps.links import add_app_column, add_app_link, add_integration_item
 
     from . import models as _models  # noqa: F401
     from . import provisioning
@@ -38,6 +38,14 @@ def init_app(app: Flask) -> None:
     apps.add_command(set_directory_command, "set-directory")
     add_app_link(app, "Pairing", "pairing.page")
     add_app_column(app, "Pairing", pairing_summary)
+    add_integration_item(
+        app,
+        "The app's user directory (its SCIM URL): the hub reads users from it and sends it changes",
+        directory_url,
+        missing="Not set: the hub cannot compare this app's users with its own, nor send it changes.",
+        endpoint="pairing.page",
+        where="the Pairing page",
+    )
 
 
 def pairing_summary(connected_app: ConnectedApp) -> str:
@@ -50,3 +58,11 @@ def pairing_summary(connected_app: ConnectedApp) -> str:
         return "no snapshot yet"
     shown = [f"{tally.get(s.value, 0)} {s.value.replace('_', ' ')}" for s in Status if tally.get(s.value)]
     return ", ".join(shown) or "no users"
+
+
+def directory_url(connected_app: ConnectedApp) -> str | None:
+    """The integration panel's directory line: the URL the hub reads the app's users from."""
+    from .service import get_directory
+
+    setting = get_directory(connected_app)
+    return setting.url if setting is not None and setting.url else None

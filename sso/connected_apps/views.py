@@ -23,7 +23,7 @@ from sso.base.errors import HubError, ValidationError
 from sso.base.forms import form_error
 
 from .forms import ActivateForm, AppForm, RetireForm, SecretForm
-from .links import app_columns, app_links
+from .links import app_columns, app_links, integration_items
 from .models import ACTIVE, ConnectedApp, fingerprint
 from .service import (
     accepted_rows,
@@ -144,6 +144,7 @@ def _integration(app: ConnectedApp) -> dict[str, object]:
         "service_url": f"{service_url}?login_url={quote(login_url, safe='')}" if login_url else None,
         "service_url_template": f"{service_url}?login_url=",
         "accepted": [(row, secret_fingerprint(row)) for row in accepted_rows(app)],
+        "plugin_items": [(item, item.value(app)) for item in integration_items()],  # the plugins' lines
     }
 
 

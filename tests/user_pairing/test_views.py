@@ -228,6 +228,23 @@ def test_apps_page_links_to_pairing(demo_hub, admin_client) -> None:  # type: ig
     assert 'href="/admin/pairing/invoices"' in admin_client.get("/admin/apps/").get_data(as_text=True)
 
 
+def _integration_panel(admin_client) -> str:  # type: ignore[no-untyped-def]
+    page = admin_client.get("/admin/apps/invoices").get_data(as_text=True)
+    return page.split('id="integration"', 1)[1].split("</section>", 1)[0]
+
+
+def test_integration_panel_names_the_apps_directory_url(demo_hub, admin_client, base_url) -> None:  # type: ignore[no-untyped-def]
+    """IT finds the app's SCIM URL with the rest of the app's integration, with a copy button."""
+    panel = _integration_panel(admin_client)
+    assert "user directory" in panel and "Not set" in panel
+    assert '<a href="/admin/pairing/invoices">Set it on the Pairing page</a>' in panel
+    set_directory(demo_hub, "scim", f"{base_url}/scim", TOKEN)
+    panel = _integration_panel(admin_client)
+    assert f'id="cfg-item-1">{base_url}/scim</code><button type="button" class="copy" data-copy="cfg-item-1">' in panel
+    assert '<a href="/admin/pairing/invoices">Change it on the Pairing page</a>' in panel and "Not set" not in panel
+    assert TOKEN not in panel
+
+
 def test_app_user_without_an_email_is_listed_searched_and_fixable(demo_hub, admin_client, base_url, directories) -> None:  # type: ignore[no-untyped-def]
     """A SCIM user with no ``emails`` at all: shown as missing in the hub, found by search,
     and offered its fix, never a 500."""

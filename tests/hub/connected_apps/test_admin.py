@@ -208,7 +208,7 @@ def test_copy_buttons_and_integration_panel(app, client, auth) -> None:  # type:
     assert "https://invoices.example/login/multipass/{token}" in panel
     assert ("/sso/multipass/invoices?login_url=https%3A%2F%2Finvoices.example%2Flogin" in panel)
     assert panel.count('class="copy"') >= 3
-    assert "Pairing" in panel  # the plugin's link (its directory page holds the SCIM URL)
+    assert 'href="/admin/pairing/invoices"' in panel  # the pairing plugin's line: the app's directory (SCIM) URL
 
 
 def test_bad_input_is_a_400_page(client, auth) -> None:  # type: ignore[no-untyped-def]
