@@ -20,7 +20,7 @@ from typing import IO, Any, Literal, cast
 from flask import Flask, current_app, has_request_context, url_for
 from flask_sqlalchemy.pagination import Pagination
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import false, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from sso.audit import record
@@ -111,13 +111,37 @@ def search_users(query: str = "", page: int = 1, per_page: int = 50) -> Paginati
 # -- create and update ------------------------------------------------------------------
 
 
+#: The PostgreSQL advisory lock that makes the one-namespace check and its write one at a time.
+_IDENTITY_LOCK = 0x73736F5F6964  # "sso_id"
+
+
+def _lock_identities() -> None:
+    """Hold, until this transaction ends, the lock under which logins and e-mails are
+    checked and written.
+
+    Unique indexes keep two logins (or two e-mails) apart, but no index can keep a login
+    apart from another user's e-mail: two transactions could each check, see nothing, and
+    both write. On PostgreSQL a transaction-level advisory lock makes them take turns; on
+    SQLite (one writer at a time) a write statement that changes nothing takes the write
+    lock before the check reads.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _IDENTITY_LOCK})
+    else:
+        db.session.execute(
+            update(User).where(false()).values(id=User.id).execution_options(synchronize_session=False)
+        )
+
+
 def _check_unique(login_key: str, email_key: str, exclude_id: int | None = None) -> None:
-    """Refuse a login or e-mail that names another user, in either field.
+    """Refuse a login or e-mail that names another user, in either field. Call it in the
+    transaction that writes them: it takes the lock of :func:`_lock_identities` first.
 
     Login and e-mail share one namespace: the login page accepts either, so a login equal
     to another user's e-mail (or an e-mail equal to another user's login) would make one of
     the two unable to log in with it.
     """
+    _lock_identities()
     keys = (login_key, email_key)
     stmt = select(User.login_key, User.email_key).where(
         or_(User.login_key.in_(keys), User.email_key.in_(keys))
@@ -507,51 +531,50 @@ def import_users_csv(stream: IO[str] | IO[bytes] | Iterable[str], *, actor: str 
     set-password link. Bulk inserts, no hashing: 100,000 rows take seconds.
     """
     result = ImportResult()
-    existing = {
-        lk: ek for lk, ek in db.session.execute(select(User.login_key, User.email_key))
-    }
-    emails = set(existing.values())
-    pending: list[dict[str, Any]] = []
-    now = context.now()
     try:
         rows = list(_rows(stream))
     except (UnicodeDecodeError, csv.Error) as err:
         raise ValidationError(f"The file is not a readable UTF-8 CSV file: {err}") from err
-    for line, row in rows:
-        try:
-            login = clean_login(row.get("login"))
-            email = clean_email(row.get("email"))
-            name = clean_name(row.get("name"))
-        except ValidationError as err:
-            result.errors.append((line, err.message))
-            continue
-        login_key, email_key = normalize_key(login), normalize_key(email)
-        if login_key in existing:
-            if existing[login_key] == email_key:
-                result.unchanged += 1
-            else:
-                result.errors.append((line, f"login {login!r} already exists with another e-mail"))
-            continue
-        if email_key in emails:
-            result.errors.append((line, f"e-mail {email!r} already belongs to another login"))
-            continue
-        if login_key in emails:
-            result.errors.append((line, f"login {login!r} is another user's e-mail address"))
-            continue
-        if email_key != login_key and email_key in existing:
-            result.errors.append((line, f"e-mail {email!r} is another user's login"))
-            continue
-        existing[login_key] = email_key
-        emails.add(email_key)
-        pending.append(
-            {
-                "login": login, "login_key": login_key, "email": email, "email_key": email_key,
-                "name": name, "active": True, "is_admin": False, "password_hash": None,
-                "session_nonce": new_session_nonce(), "created_at": now, "updated_at": now,
-            }
-        )
-    result.created = len(pending)
+    now = context.now()
     with transaction():
+        _lock_identities()  # the users read here are the users the rows are checked against
+        existing = {lk: ek for lk, ek in db.session.execute(select(User.login_key, User.email_key))}
+        emails = set(existing.values())
+        pending: list[dict[str, Any]] = []
+        for line, row in rows:
+            try:
+                login = clean_login(row.get("login"))
+                email = clean_email(row.get("email"))
+                name = clean_name(row.get("name"))
+            except ValidationError as err:
+                result.errors.append((line, err.message))
+                continue
+            login_key, email_key = normalize_key(login), normalize_key(email)
+            if login_key in existing:
+                if existing[login_key] == email_key:
+                    result.unchanged += 1
+                else:
+                    result.errors.append((line, f"login {login!r} already exists with another e-mail"))
+                continue
+            if email_key in emails:
+                result.errors.append((line, f"e-mail {email!r} already belongs to another login"))
+                continue
+            if login_key in emails:
+                result.errors.append((line, f"login {login!r} is another user's e-mail address"))
+                continue
+            if email_key != login_key and email_key in existing:
+                result.errors.append((line, f"e-mail {email!r} is another user's login"))
+                continue
+            existing[login_key] = email_key
+            emails.add(email_key)
+            pending.append(
+                {
+                    "login": login, "login_key": login_key, "email": email, "email_key": email_key,
+                    "name": name, "active": True, "is_admin": False, "password_hash": None,
+                    "session_nonce": new_session_nonce(), "created_at": now, "updated_at": now,
+                }
+            )
+        result.created = len(pending)
         for start in range(0, len(pending), _IMPORT_CHUNK):
             chunk = pending[start : start + _IMPORT_CHUNK]
             db.session.execute(insert(User), chunk)

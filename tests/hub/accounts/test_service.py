@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import threading
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import func, select
 
 from sso.accounts.models import User
 from sso.accounts.service import (
@@ -197,6 +199,50 @@ def test_a_login_may_not_be_another_users_email_nor_the_other_way(app) -> None: 
         # Everyone can still log in with both names.
         for name in ("ann", "ann@example.com", "bob@example.com", "bob@corp.example"):
             assert find_user(name) is not None
+
+
+@pytest.mark.parametrize("db_backend", BOTH, indirect=True)
+def test_two_creations_at_once_cannot_both_take_one_name(app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """One admin creates login ``pat@example.com`` while another creates a user whose e-mail
+    is ``pat@example.com``. No unique index sees that clash, so each check is held until the
+    other has checked too (if it can): both passing their check must not be possible."""
+    from sso.accounts import service
+
+    both_checked = threading.Barrier(2, timeout=2)
+    real_check = service._check_unique
+
+    def check_then_wait(*args, **kwargs):  # type: ignore[no-untyped-def]
+        real_check(*args, **kwargs)
+        try:
+            both_checked.wait()  # without the lock both threads get here before either writes
+        except threading.BrokenBarrierError:
+            pass  # the other one is waiting for the lock: go on and write
+
+    monkeypatch.setattr(service, "_check_unique", check_then_wait)
+    outcomes: dict[str, str] = {}
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(User))
+
+    def create(who: str, login: str, email: str) -> None:
+        with app.app_context():
+            try:
+                create_user(login, email)
+                outcomes[who] = "created"
+            except ValidationError as err:
+                outcomes[who] = err.message
+
+    threads = [
+        threading.Thread(target=create, args=("first", "pat@example.com", "pat.one@example.com")),
+        threading.Thread(target=create, args=("second", "pat", "pat@example.com")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["first", "second"]
+    assert list(outcomes.values()).count("created") == 1, outcomes
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == before + 1
 
 
 def test_import_refuses_logins_and_emails_of_other_users_both_ways(app) -> None:  # type: ignore[no-untyped-def]
