@@ -88,6 +88,30 @@ def test_an_admin_cannot_lock_themself_out_whoever_calls(app) -> None:  # type: 
         assert _events() == ["user_created", "user_changed"]
 
 
+
+def _created(app, kind: str) -> list[str]:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        return [e for e in _events() if e == kind]
+
+
+def test_the_cli_records_each_creation_once(app, runner) -> None:  # type: ignore[no-untyped-def]
+    user = runner.invoke(args=["users", "create", "bob", "bob@example.com"])
+    added = runner.invoke(args=["apps", "add", "crm", "--name", "CRM", "--login-url",
+                                "https://crm.example/login?multipass={token}"])
+    assert user.exit_code == 0 and added.exit_code == 0, user.output + added.output
+    assert _created(app, "user_created") == ["user_created"] and _created(app, "app_created") == ["app_created"]
+
+
+def test_the_admin_pages_record_each_creation_once(app, client, auth) -> None:  # type: ignore[no-untyped-def]
+    auth.login_admin()
+    user = client.post("/admin/users/new", data={"login": "newbie", "email": "newbie@example.com", "active": "y"})
+    added = client.post("/admin/apps/new", data={
+        "slug": "crm", "name": "CRM", "login_url_template": "https://crm.example/login?multipass={token}",
+        "allowed_origins": "", "token_lifetime": "900", "enabled": "y", "logout_url": "", "secret": "",
+    })
+    assert user.status_code == 200 and added.status_code == 303
+    assert _created(app, "user_created") == ["user_created"] and _created(app, "app_created") == ["app_created"]
+
 # Views and CLI commands only parse input and map errors: no audit row, no transaction, no
 # session write of their own. Checked on the source of every module that defines a route or
 # a command (the same rule for the hub and the pairing plugin).
