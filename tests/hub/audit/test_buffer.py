@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -234,3 +234,18 @@ def test_pending_events_are_written_at_exit(tmp_path: Path) -> None:
             assert conn.execute(sa.text("SELECT count(*) FROM audit_events")).scalar() == 3
     finally:
         engine.dispose()
+
+
+@BOTH
+def test_every_path_stamps_rows_with_the_app_clock(app, clock, slow) -> None:  # type: ignore[no-untyped-def]
+    """Joined to a use case's transaction, written alone, or buffered: ``at`` is the app's time."""
+    pinned = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+    clock.set(pinned.timestamp())
+    with app.app_context():
+        with transaction():
+            record("user_changed", actor="cli")
+        record("login_failed", actor="cli")
+        record("jump", app="invoices", actor="cli")
+        assert flush() == 1
+    stamps = {row.event: row.at.replace(tzinfo=row.at.tzinfo or UTC) for row in _rows(app)}
+    assert stamps == {"user_changed": pinned, "login_failed": pinned, "jump": pinned}
