@@ -265,6 +265,23 @@ def test_rule(tree: Tree, name: str) -> None:
         pytest.fail(report(RULES[name], violations), pytrace=False)
 
 
+
+def documented_edges(text: str) -> set[tuple[str, ...]]:
+    """The ``A -> B`` edges of the graph block under "## The graph today" in the architecture doc."""
+    section = text.split("## The graph today", 1)[1]
+    block = section.split("```", 2)[1]
+    return {tuple(line.split("  (")[0].split(" -> ")) for line in block.strip().splitlines()}
+
+
+def test_the_documented_graph_has_the_trees_edges(tree: Tree) -> None:
+    """docs/architecture.md shows the graph of today: every edge the tree has, and no other."""
+    documented = documented_edges((REPO / "docs" / "architecture.md").read_text(encoding="utf-8"))
+    actual = set(graph.unit_edges(tree.imports))
+    assert documented == actual, (
+        f"redraw the graph in docs/architecture.md (python docs/import_graph.py): "
+        f"missing {sorted(actual - documented)}, gone {sorted(documented - actual)}"
+    )
+
 # Self-tests: the checker on synthetic trees, so that every rule is seen to fail.
 
 PACKAGES = {

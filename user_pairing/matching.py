@@ -429,9 +429,11 @@ class _Matcher:
                 f"Create {_who(app_user)} in {hub_name} with the same login and e-mail, "
                 f"or remove the account from {app_name} if this person should not switch."
             )
-        if not (hub_user or app_user).active:  # type: ignore[union-attr]
+        person = hub_user or app_user
+        assert person is not None  # a row has a hub user, an app account or both
+        if not person.active:
             hint += " This account is inactive; it may not need fixing."
-        return PairingRow(status, hub_user, app_user, hint + _blank_note(hub_user or app_user))
+        return PairingRow(status, hub_user, app_user, hint + _blank_note(person))
 
     # -- conflicts -----------------------------------------------------------------------
 

@@ -27,7 +27,6 @@ from .forms import ConfirmForm, DepartmentForm, DirectoryForm, FixForm, RefreshF
 from .matching import DirectoryUser, PairingRow, Status, counts
 
 bp = Blueprint("pairing", __name__, url_prefix="/admin/pairing")
-DEFAULT_PER_PAGE = 50
 MAX_UPLOAD = 16 * 1024 * 1024
 OUT_OF_DATE = "The form was out of date. Reload the page and try again."
 T = TypeVar("T")
@@ -53,8 +52,8 @@ def _raw(value: str | None) -> str:
     return display.raw(value)
 
 
-def _back(slug: str) -> Response:
-    return redirect(url_for("pairing.page", slug=slug))  # type: ignore[return-value]
+def _back(slug: str) -> ResponseReturnValue:
+    return redirect(url_for("pairing.page", slug=slug))
 
 
 def _fix_step(
@@ -83,7 +82,7 @@ def _fix_step(
     return then(result)
 
 
-def _done(app: ConnectedApp, message: str) -> Response:
+def _done(app: ConnectedApp, message: str) -> ResponseReturnValue:
     flash(message, "info")
     return _back(app.slug)
 

@@ -31,7 +31,8 @@ def account_for(identity: Identity) -> Account:
     for _attempt in range(2):
         decision = decide(identity, find_by_login(identity.login), find_by_email(identity.email))
         if not decision.create:
-            return decision.account  # type: ignore[return-value]
+            assert isinstance(decision.account, Account)  # decide() returns the account it was given
+            return decision.account
         account = Account.new(identity.login, identity.email, identity.name)
         db.session.add(account)
         try:

@@ -341,7 +341,8 @@ def authentication_options(user: User | None) -> tuple[str, str]:
 
 def check_passkey(user: User | None, credential: Any, challenge: str) -> User:
     """Verify an authentication response. With ``user`` the passkey must be theirs (second
-    factor); without, it names its user (passwordless, user verification required).
+    factor); without, it names its user (passwordless, user verification required) and
+    ``passkey_login`` is recorded with the passkey's use, in one commit.
     Raises :class:`FactorFailed` for every failure, a disabled account included."""
     try:
         data = json.loads(_as_json(credential))
@@ -372,6 +373,8 @@ def check_passkey(user: User | None, credential: Any, challenge: str) -> User:
     with transaction():
         key.sign_count = verified.new_sign_count
         key.last_used_at = context.now()
+        if user is None:  # passwordless: the passkey is the whole sign-in
+            record("passkey_login", user=owner, actor=owner.login)
     return owner
 
 

@@ -9,8 +9,9 @@ from typing import Any
 from flask import request, session
 from flask_login import login_user
 
+from sso.audit import record, register_events
 from sso.base import context
-from sso.base.db import db
+from sso.base.db import db, transaction
 
 from .factors import factor_required, has_factor
 from .models import User
@@ -18,6 +19,8 @@ from .sessions import start_session
 
 PENDING_KEY = "sso_pending_login"
 PENDING_SECONDS = 600
+
+register_events("factor_ok")
 
 
 def needs_second_step(user: User) -> bool:
@@ -56,6 +59,14 @@ def sign_in(user: User) -> None:
     login_id = start_session(user, ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
     login_user(user)
     session["_user_id"] = login_id
+
+
+def finish_second_step(user: User, kind: str) -> None:
+    """The use case that ends a sign-in with a second step: ``factor_ok`` (``kind`` says
+    which code, passkey or enrolment passed it) in the audit log, then the hub session."""
+    with transaction():
+        record("factor_ok", user=user, actor=user.login, detail={"kind": kind})
+    sign_in(user)
 
 
 def current_session_id() -> str | None:

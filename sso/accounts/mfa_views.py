@@ -13,9 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from sso.audit import record, register_events
 from sso.base import context
-from sso.base.db import transaction
 from sso.base.errors import HubError, ValidationError
 
 from .factor_forms import CodeForm, ForgotPasswordForm, TotpEnrolForm
@@ -34,7 +32,7 @@ from .factors import (
     totp_setup,
 )
 from .forms import ActionForm
-from .login_steps import PENDING_KEY, pending, sign_in
+from .login_steps import PENDING_KEY, finish_second_step, pending, sign_in
 from .mail import mailer
 from .models import User
 from .self_service import request_password_reset
@@ -43,7 +41,6 @@ from .throttle import Throttled
 
 bp = Blueprint("mfa", __name__)
 
-register_events("factor_ok")
 
 _CHALLENGE = "sso_webauthn_challenge"
 CHALLENGE_SECONDS = 300
@@ -104,9 +101,7 @@ def _ip() -> str:
 def _finish(user: User, kind: str) -> str:
     found = pending()
     target = found[1]["next"] if found is not None else url_for("portal.home")
-    with transaction():
-        record("factor_ok", user=user, actor=user.login, detail={"kind": kind})
-    sign_in(user)
+    finish_second_step(user, kind)
     return str(target)
 
 
@@ -209,8 +204,6 @@ def passkey_login() -> ResponseReturnValue:
     except HubError as err:
         return json_error(err)
     target = _safe_next(data.get("next"))
-    with transaction():
-        record("passkey_login", user=user, actor=user.login)
     sign_in(user)
     return jsonify({"redirect": target})
 

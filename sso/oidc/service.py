@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sso.accounts.models import User
-from sso.audit import record
+from sso.audit import record, record_anonymous
 from sso.base import context
 from sso.base.db import db, transaction
 from sso.base.errors import NotFound, ValidationError
@@ -35,7 +35,7 @@ from sso.connected_apps.service import create_connected_app
 
 from . import keys
 from .models import OidcClient, OidcConsent, OidcLogin, OidcSubject, OidcToken
-from .server import Client, changed, token_hash
+from .server import Client, Server, changed, token_hash
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +212,36 @@ def note_login(user: User, client: Client, sid: str) -> None:
     if exists is None:
         with db.session.begin_nested():
             db.session.add(OidcLogin(**values))
+
+
+def refused(user: User | None, endpoint: str, *, app: str | None = None, detail: dict[str, Any]) -> None:
+    """A sign-in or logout request the provider refused: ``oidc_refused`` in the audit log.
+
+    One row each for a signed-in user. A visitor who is not signed in is refused before
+    any login, so anyone can cause it: through :func:`sso.audit.record_anonymous`, at most
+    one row per client IP and ``endpoint`` a minute per worker."""
+    if user is None:
+        record_anonymous("oidc_refused", key=endpoint, app=app, detail=detail)
+    else:
+        record("oidc_refused", user=user, app=app, detail=detail)
+
+
+def issue_code(srv: Server, grant: Any, user: User, client: Client, sid: str, scope: str) -> Any:
+    """The authorization use case: Authlib's answer to ``grant`` and, when it carries a code,
+    the login noted for back-channel logout and ``oidc_authorize`` recorded, in one commit."""
+    with transaction():
+        response = srv.create_authorization_response(grant=grant, grant_user=user)
+        if response.status_code == 302 and "code=" in (response.headers.get("Location") or ""):
+            note_login(user, client, sid)
+            record("oidc_authorize", user=user, app=client.client_id, detail={"scope": scope})
+    return response
+
+
+def endpoint_response(srv: Server, endpoint: str | None = None) -> Any:
+    """The token endpoint (``endpoint`` None: code and refresh-token grants) or another of
+    Authlib's endpoints (``"revocation"``), in one commit, also for refusals that revoke (replays)."""
+    with transaction():
+        return srv.create_token_response() if endpoint is None else srv.create_endpoint_response(endpoint)
 
 
 def logout_token(client: OidcClient, sub: str, sid: str, iss: str) -> str:

@@ -4,7 +4,7 @@ revocation, RP-initiated logout; and the user's page of apps they allowed."""
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
@@ -18,17 +18,21 @@ from flask_wtf import FlaskForm
 
 from sso.accounts.login_steps import current_session_id
 from sso.accounts.service import log_out
-from sso.audit import record, record_anonymous
 from sso.base import context
-from sso.base.db import transaction
 from sso.base.errors import HubError
 
 from . import hooks, keys, server
 from .server import Client
-from .service import consents, grant_consent, needs_consent, note_login, revoke_consent, sid_for
-
-if TYPE_CHECKING:
-    from sso.accounts.models import User
+from .service import (
+    consents,
+    endpoint_response,
+    grant_consent,
+    issue_code,
+    needs_consent,
+    refused,
+    revoke_consent,
+    sid_for,
+)
 
 bp = Blueprint("oidc", __name__)
 
@@ -139,16 +143,6 @@ def _max_age(value: str | None) -> int | None:
     return int(value)
 
 
-def _refused(user: User | None, endpoint: str, *, app: str | None = None, detail: dict[str, object]) -> None:
-    """Record ``oidc_refused``: one by one for a signed-in user; for a visitor who is not
-    signed in (refused before any login, so anyone can cause it) through
-    :func:`sso.audit.record_anonymous`, at most one row per client IP and endpoint a minute."""
-    if user is None:
-        record_anonymous("oidc_refused", key=endpoint, app=app, detail=detail)
-    else:
-        record("oidc_refused", user=user, app=app, detail=detail)
-
-
 @bp.route("/oidc/authorize", methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
     """Check the request, the user and the app; ask consent when needed; issue a code."""
@@ -158,8 +152,8 @@ def authorize() -> ResponseReturnValue:
     try:
         grant = srv.get_consent_grant(end_user=end_user)
     except OAuth2Error as err:
-        _refused(end_user, "authorize", app=(request.values.get("client_id") or "")[:64] or None,
-                 detail={"error": err.error, "description": err.description})
+        refused(end_user, "authorize", app=(request.values.get("client_id") or "")[:64] or None,
+                detail={"error": err.error, "description": err.description})
         if err.redirect_uri:  # the request named a registered redirect URI: tell the app
             return _with_iss(srv.handle_error_response(None, err))
         return _page(400, "Sign-in request refused",
@@ -170,7 +164,7 @@ def authorize() -> ResponseReturnValue:
         max_age = _max_age(grant.request.payload.data.get("max_age"))
     except InvalidRequestError as err:
         err.redirect_uri, err.state = grant.redirect_uri, grant.request.payload.state
-        _refused(end_user, "authorize", app=client.client_id, detail={"error": err.error})
+        refused(end_user, "authorize", app=client.client_id, detail={"error": err.error})
         return _with_iss(srv.handle_error_response(None, err))
     if end_user is None:
         return _login_redirect()
@@ -183,7 +177,7 @@ def authorize() -> ResponseReturnValue:
             return _with_iss(srv.handle_error_response(None, error))
         return _login_redirect(again=True)
     if not hooks.may_open(end_user, client.app):
-        record("oidc_refused", user=end_user, app=client.client_id, detail={"error": "access_denied"})
+        refused(end_user, "authorize", app=client.client_id, detail={"error": "access_denied"})
         error = AccessDeniedError(description="You do not have access to this app.", redirect_uri=grant.redirect_uri)
         error.state = grant.request.payload.state
         return _with_iss(srv.handle_error_response(None, error))
@@ -202,7 +196,7 @@ def authorize() -> ResponseReturnValue:
         if not form.validate_on_submit():
             return _page(400, "Form out of date", "The form was out of date. Go back to the app and try again.")
         if request.form.get("decision") != "allow":
-            record("oidc_refused", user=end_user, app=client.client_id, detail={"error": "consent denied"})
+            refused(end_user, "authorize", app=client.client_id, detail={"error": "consent denied"})
             error = AccessDeniedError(description="The user did not allow access.", redirect_uri=grant.redirect_uri)
             error.state = grant.request.payload.state
             return _with_iss(srv.handle_error_response(None, error))
@@ -210,20 +204,13 @@ def authorize() -> ResponseReturnValue:
     hub_session = current_session_id()
     g.oidc_sid = sid_for(hub_session) if hub_session else session.setdefault("oidc_sid", secrets.token_urlsafe(16))
     g.oidc_auth_time = int(session.get("oidc_auth_time") or context.now().timestamp())
-    with transaction():
-        response = srv.create_authorization_response(grant=grant, grant_user=end_user)
-        if response.status_code == 302 and "code=" in (response.headers.get("Location") or ""):
-            note_login(end_user, client, g.oidc_sid)
-            record("oidc_authorize", user=end_user, app=client.client_id, detail={"scope": scope})
-    return _with_iss(response)
+    return _with_iss(issue_code(srv, grant, end_user, client, g.oidc_sid, scope))
 
 
 @bp.post("/oidc/token")
 def token() -> ResponseReturnValue:
     """Code and refresh-token grants; one commit, also for refusals that revoke (replays)."""
-    with transaction():
-        response = _server().create_token_response()
-    return _no_store(response)
+    return _no_store(endpoint_response(_server()))
 
 
 @bp.route("/oidc/userinfo", methods=["GET", "POST"])
@@ -250,9 +237,7 @@ def userinfo() -> ResponseReturnValue:
 
 @bp.post("/oidc/revoke")
 def revoke() -> ResponseReturnValue:
-    with transaction():
-        response = _server().create_endpoint_response("revocation")
-    return _no_store(response)
+    return _no_store(endpoint_response(_server(), "revocation"))
 
 
 @bp.route("/oidc/logout", methods=["GET", "POST"])
@@ -264,8 +249,8 @@ def end_session() -> ResponseReturnValue:
         req = srv.validate_endpoint_request("end_session")
     except OAuth2Error as err:
         viewer = current_user._get_current_object()
-        _refused(viewer if viewer.is_authenticated else None, "end_session",
-                 detail={"error": err.error, "endpoint": "end_session"})
+        refused(viewer if viewer.is_authenticated else None, "end_session",
+                detail={"error": err.error, "endpoint": "end_session"})
         return _page(400, "Logout request refused",
                      f"The app sent a logout request the hub cannot accept: {err.description or err.error}.")
     wanted = request.values.get("post_logout_redirect_uri")

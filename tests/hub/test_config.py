@@ -333,3 +333,12 @@ def test_after_a_rotation_the_new_key_signs(hub_with_keys) -> None:  # type: ign
     new_only, old_only = hub_with_keys(KEY_B), hub_with_keys(KEY_A)
     assert _logged_in(new_only, cookie) and _link_works(new_only, link)
     assert not _logged_in(old_only, cookie) and not _link_works(old_only, link)
+
+
+def test_links_verify_with_every_key_of_a_longer_list(hub_with_keys) -> None:  # type: ignore[no-untyped-def]
+    key_c = "c" * 20 + secrets.token_urlsafe(16)
+    links = {key: _link(hub_with_keys(key)) for key in (KEY_A, KEY_B, key_c)}
+    three = hub_with_keys(f"{key_c},{KEY_B},{KEY_A}")  # newest first: the middle and oldest keys still verify
+    assert three.config["SECRET_KEY_FALLBACKS"] == [KEY_B, KEY_A]
+    assert all(_link_works(three, link) for link in links.values())
+    assert _link_works(hub_with_keys(KEY_B), links[KEY_B]) and not _link_works(hub_with_keys(KEY_B), links[key_c])

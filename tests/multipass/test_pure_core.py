@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ["flask", "flask_sqlalchemy", "redis", "sqlalchemy", "werkzeug"]
 
@@ -68,6 +70,24 @@ print(json.dumps({"before": before, "verified": verified, "replayed": replayed, 
                   "loaded": loaded()}))
 """
 
+REDIS = _PRELUDE + """
+import secrets
+
+before = loaded()
+store = mp.RedisReplayStore.from_url(sys.argv[1], prefix="test:pure-core:" + secrets.token_hex(6) + ":")
+verifier = mp.MultipassVerifier("secret", store)
+token = mp.MultipassCodec("secret").encode({"email": "a@example.com", "jti": "j-3"}, now=NOW)
+verified = verifier.verify(token, now=NOW)
+try:
+    verifier.verify(token, now=NOW)
+    replayed = False
+except mp.ReplayedToken:
+    replayed = True
+store.client.delete(store.prefix + "jti:j-3")
+store.client.close()
+print(json.dumps({"before": before, "verified": verified, "replayed": replayed, "loaded": loaded()}))
+"""
+
 
 def _run(script: str, *args: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
@@ -96,3 +116,11 @@ def test_the_sql_store_loads_sqlalchemy_only_when_used(tmp_path: Path) -> None:
     assert result["verified"]["email"] == "a@example.com" and result["replayed"] is True
     assert result["rows"] == ["jti:j-2"]
     assert result["loaded"] == ["sqlalchemy"]  # and still no Flask, Werkzeug or Redis
+
+
+@pytest.mark.redis
+def test_the_redis_store_loads_redis_only_when_used(redis_url: str) -> None:
+    result = _run(REDIS, redis_url)
+    assert result["before"] == []
+    assert result["verified"]["email"] == "a@example.com" and result["replayed"] is True
+    assert result["loaded"] == ["redis"]  # and still no Flask, Werkzeug or SQLAlchemy

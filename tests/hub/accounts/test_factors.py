@@ -304,3 +304,48 @@ def test_a_webauthn_challenge_expires(app, clock) -> None:  # type: ignore[no-un
         clock.advance(CHALLENGE_SECONDS + 1)
         with pytest.raises(FactorFailed):
             take_challenge()
+
+
+def test_a_passwordless_passkey_is_recorded_with_its_use_in_one_commit(app) -> None:  # type: ignore[no-untyped-def]
+    """``check_passkey(None, ...)`` is the passwordless sign-in use case: the sign count, the
+    last use and ``passkey_login`` go in one commit (a real ES256 assertion, made here with
+    ``cryptography`` the way an authenticator makes it; the browser test drives chromium's)."""
+    import base64
+    import hashlib
+    import json
+
+    import cbor2
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from sso.accounts.factor_models import Passkey
+    from sso.accounts.factors import check_passkey, expected_origin, rp_id, user_handle
+    from sso.accounts.service import find_user
+    from sso.base.db import db
+    from tests.hub.test_use_cases import commits
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    numbers = key.public_key().public_numbers()
+    cose = cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
+    credential_id = b64(b"credential-of-ann")
+    with app.test_request_context("/login/passkey", method="POST"):
+        user = find_user("ann")
+        db.session.add(Passkey(user_id=user.id, credential_id=credential_id, public_key=cose, sign_count=0, name="k"))
+        db.session.commit()
+        before = len(_events(app))
+        challenge = b64(b"a challenge the hub kept" * 2)
+        auth_data = hashlib.sha256(rp_id().encode()).digest() + b"\x05" + (7).to_bytes(4, "big")  # UP + UV
+        client_data = json.dumps({"type": "webauthn.get", "challenge": challenge, "origin": expected_origin()}).encode()
+        signature = key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
+        credential = {"id": credential_id, "rawId": credential_id, "type": "public-key", "response": {
+            "authenticatorData": b64(auth_data), "clientDataJSON": b64(client_data), "signature": b64(signature),
+            "userHandle": b64(user_handle(user)),
+        }}
+        with commits() as seen:
+            assert check_passkey(None, credential, challenge).id == user.id
+        assert len(seen) == 1
+        assert db.session.scalars(sa.select(Passkey.sign_count).filter_by(credential_id=credential_id)).one() == 7
+    assert _events(app)[before:] == ["passkey_login"]

@@ -6,7 +6,6 @@ app is tried again once; one slow app does not hold up the others."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -26,15 +25,21 @@ Answer = Callable[[int], int]  # the n-th delivery (1-based) -> HTTP status
 class Receiver:
     """An app's back-channel logout endpoint on loopback."""
 
-    def __init__(self, answer: Answer = lambda _n: 200, delay: float = 0.0) -> None:
+    def __init__(self, answer: Answer = lambda _n: 200, meet: threading.Barrier | None = None) -> None:
         self.tokens: list[str] = []
-        self.answer, self.delay = answer, delay
+        self.met: list[bool] = []  # per delivery: did it meet the other receivers' deliveries?
+        self.answer, self.meet = answer, meet
         self.port = free_port()
 
         @Request.application
         def receive(request: Request) -> Response:
             self.tokens.append(request.form.get("logout_token", ""))
-            time.sleep(self.delay)
+            if self.meet is not None:  # held until every receiver sharing the barrier has a delivery
+                try:
+                    self.meet.wait()
+                    self.met.append(True)
+                except threading.BrokenBarrierError:
+                    self.met.append(False)
             return Response("", self.answer(len(self.tokens)))
 
         self.server = make_server("127.0.0.1", self.port, receive, threaded=True)
@@ -54,8 +59,8 @@ class Receiver:
 def receivers() -> Iterator[Callable[..., Receiver]]:
     made: list[Receiver] = []
 
-    def make(answer: Answer = lambda _n: 200, delay: float = 0.0) -> Receiver:
-        made.append(Receiver(answer, delay))
+    def make(answer: Answer = lambda _n: 200, meet: threading.Barrier | None = None) -> Receiver:
+        made.append(Receiver(answer, meet))
         return made[-1]
 
     yield make
@@ -175,15 +180,16 @@ def test_a_failing_app_is_tried_again_once_and_a_refusal_is_not(live_hub: LiveHu
 def test_one_slow_app_does_not_hold_up_the_others(live_hub: LiveHub, receivers) -> None:  # type: ignore[no-untyped-def]
     from sso.oidc import service
 
-    first, second = receivers(delay=1.5), receivers(delay=1.5)
+    # Each app answers only once the other has its delivery too: sent side by side, both
+    # meet; sent one after the other, the first gives up waiting (well within the hub's
+    # timeout) and the second finds the barrier broken. No clock is read.
+    meet = threading.Barrier(2, timeout=service.BACKCHANNEL_TIMEOUT / 2)
+    first, second = receivers(meet=meet), receivers(meet=meet)
     _register(live_hub, "helpdesk", first.uri)
     _register(live_hub, "spa", second.uri)
     browser = live_hub.browser()
     exchange(live_hub, *start(live_hub, browser))
     exchange(live_hub, *start(live_hub, browser, client_id="spa"), client_id="spa")
-    assert service.BACKCHANNEL_TIMEOUT > 1.5
-    started = time.monotonic()
     browser.post("/logout")
-    elapsed = time.monotonic() - started
     assert len(first.tokens) == 1 and len(second.tokens) == 1
-    assert elapsed < 2.6, elapsed  # side by side (about 1.5 s), not one after the other (3 s)
+    assert first.met == second.met == [True]

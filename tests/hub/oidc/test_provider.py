@@ -443,3 +443,26 @@ def test_consent_for_a_third_party_app_is_asked_remembered_and_revocable(live_hu
 def test_first_party_app_skips_consent(live_hub: LiveHub) -> None:
     response = authorize(live_hub.browser(), **_params())
     assert response.status_code == 302 and "code" in query_of(response.headers["location"])
+
+
+def _oidc_audit(hub: LiveHub) -> list[tuple[str, str | None, dict]]:
+    from sso.audit import flush
+    from sso.audit.models import AuditEvent
+    from sso.base.db import db
+
+    with hub.app.app_context():  # type: ignore[attr-defined]
+        flush()
+        rows = db.session.scalars(db.select(AuditEvent).where(AuditEvent.event.like("oidc_%")).order_by(AuditEvent.id))
+        return [(row.event, row.app_slug, row.detail) for row in rows]
+
+
+def test_a_code_and_a_refusal_each_leave_their_audit_row(live_hub: LiveHub) -> None:
+    """The authorization use case records ``oidc_authorize`` with the code; a refused
+    request records ``oidc_refused`` (the view only maps the answer)."""
+    browser = live_hub.browser()
+    start(live_hub, browser, scope="openid email")
+    response = authorize(browser, **_params(code_challenge_method="plain"))
+    assert response.status_code == 302 and "error=" in response.headers["location"]
+    events = _oidc_audit(live_hub)
+    assert [(event, app) for event, app, _ in events] == [("oidc_authorize", "helpdesk"), ("oidc_refused", "helpdesk")]
+    assert events[0][2] == {"scope": "openid email"} and events[1][2]["error"] == "invalid_request"
