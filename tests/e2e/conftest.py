@@ -23,7 +23,6 @@ pytestmark = pytest.mark.browser
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The hub and the invoicing app, provisioned and running for the whole session.
 
-    Tokens live 4 s in the invoicing app so that the expiry test need not wait 15 minutes.
     The per-IP login limit is raised (every browser here comes from 127.0.0.1), the
     per-account one is the default: test_pages.py reaches the "too many attempts" page.
     """
@@ -32,7 +31,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         hub_port=free_port(),
         app_port=free_port(),
         helpdesk_port=free_port(),
-        multipass_max_age=4,
         hub_settings={"SSO_LOGIN_LIMIT_IP": "1000 per minute"},
     ) as running:
         yield running
