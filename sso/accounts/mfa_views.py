@@ -41,7 +41,6 @@ from .throttle import Throttled
 
 bp = Blueprint("mfa", __name__)
 
-
 _CHALLENGE = "sso_webauthn_challenge"
 CHALLENGE_SECONDS = 300
 

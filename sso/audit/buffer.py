@@ -22,8 +22,12 @@ in the child) and its pending events stay the parent's to write.
 
 When the queue is full the event is written synchronously, inside the request, as if
 buffering were off: events are never dropped for lack of room. A failed flush is logged
-(event names and counts, the error's class; never row contents) and retried once; if the
-retry fails too, the lost events are logged one line each (event, user id, app, time).
+(counts and the error's class; never row contents) and retried once. If the retry fails too
+(the database is down), the rows go back to the front of the queue and the thread tries
+again later, waiting longer after each failure (up to 32 intervals, about 5 s): an outage
+loses no event. Meanwhile new events queue up to the bound, then are written synchronously
+(and fail like any other write, with the 503 page). Only at exit or :meth:`close` are rows
+that still cannot be written given up, logged one line each (event, user id, app, time).
 
 Trade-off, to be weighed by whoever deploys the hub: if a worker process dies abruptly
 (SIGKILL, out-of-memory kill, power loss), the buffered events of its last ~200 ms are lost,
@@ -54,6 +58,7 @@ DEFAULT_INTERVAL = 0.15  # seconds between flushes of the daemon thread
 DEFAULT_BATCH_SIZE = 200  # pending events that wake the thread at once
 DEFAULT_CAPACITY = 10_000  # queue bound; beyond it, record() writes synchronously
 _RETRY_DELAY = 0.05
+_MAX_BACKOFF = 32  # intervals to wait at most between tries while the database is down
 
 
 def parse_buffered(raw: str | Iterable[str] | None) -> frozenset[str]:
@@ -105,6 +110,7 @@ class AuditBuffer:
         self._write_lock = threading.Lock()  # one writer at a time: flush() waits for the thread
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._failures = 0  # flushes failed in a row (the database is down); guarded by _lock
         self._atexit = _AtExit(self)
         atexit.register(self._atexit)
 
@@ -118,8 +124,8 @@ class AuditBuffer:
             self._pending.append(dict(row))
             if self._thread is None:
                 self._start()
-            if len(self._pending) >= self.batch_size:
-                self._wake.notify()
+            if len(self._pending) >= self.batch_size and not self._failures:
+                self._wake.notify()  # while the database is down, the thread keeps its pace
         return True
 
     @property
@@ -130,16 +136,17 @@ class AuditBuffer:
 
     # -- writer side --------------------------------------------------------------------
 
-    def flush(self) -> int:
+    def flush(self, *, last_chance: bool = False) -> int:
         """Write every row queued so far, now, in this thread; return how many were written.
 
         When the daemon thread is writing a batch, waits for it first, so on return every
-        row put before the call is in the table (or was logged as lost).
+        row put before the call is in the table, or back in the queue because the database
+        could not be written (or, with ``last_chance``, at exit, logged as lost).
         """
         with self._write_lock:
             with self._lock:
                 rows, self._pending = self._pending, []
-            return self._write(rows)
+            return self._write(rows, last_chance=last_chance)
 
     def close(self) -> None:
         """Flush, stop the thread, and forget the atexit hook. Later puts return False."""
@@ -149,7 +156,7 @@ class AuditBuffer:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)
-        self.flush()
+        self.flush(last_chance=True)
         atexit.unregister(self._atexit)
 
     def _start(self) -> None:
@@ -160,17 +167,17 @@ class AuditBuffer:
     def _run(self) -> None:
         while True:
             with self._lock:
-                if not self._closed and len(self._pending) < self.batch_size:
-                    self._wake.wait(self.interval)
+                if not self._closed and (self._failures or len(self._pending) < self.batch_size):
+                    self._wake.wait(self.interval * min(2**self._failures, _MAX_BACKOFF))
                 closed = self._closed
             try:
-                self.flush()
+                self.flush(last_chance=closed)
             except Exception:  # never let the thread die: log and go on
                 log.exception("audit buffer: unexpected error while flushing")
             if closed:
                 return
 
-    def _write(self, rows: list[dict[str, Any]]) -> int:
+    def _write(self, rows: list[dict[str, Any]], *, last_chance: bool) -> int:
         if not rows:
             return 0
         for attempt in (1, 2):
@@ -180,18 +187,28 @@ class AuditBuffer:
                         _copy_rows(conn, self.table, rows)
                     else:
                         conn.execute(self._insert, rows)  # a list of rows: the driver's executemany
-                return len(rows)
             except Exception as err:
                 if attempt == 1:
                     log.warning("audit buffer: writing %d event(s) failed (%s); retrying once",
                                 len(rows), type(err).__name__)
                     time.sleep(_RETRY_DELAY)
                     continue
-                log.error("audit buffer: writing %d event(s) failed again (%s); these events are lost:",
-                          len(rows), type(err).__name__)
-                for row in rows:
-                    log.error("audit event lost: %s user_id=%s app=%s at=%s", row.get("event"),
-                              row.get("user_id"), row.get("app_slug"), row.get("at"))
+                if last_chance:
+                    log.error("audit buffer: writing %d event(s) failed again (%s); these events are lost:",
+                              len(rows), type(err).__name__)
+                    for row in rows:
+                        log.error("audit event lost: %s user_id=%s app=%s at=%s", row.get("event"),
+                                  row.get("user_id"), row.get("app_slug"), row.get("at"))
+                    return 0
+                with self._lock:  # oldest first; at most twice the bound (these and new puts)
+                    self._pending = rows + self._pending
+                    self._failures += 1
+                log.error("audit buffer: writing %d event(s) failed again (%s); kept, to be written "
+                          "when the database answers", len(rows), type(err).__name__)
+                return 0
+            with self._lock:
+                self._failures = 0
+            return len(rows)
         return 0
 
 
@@ -232,6 +249,6 @@ class _AtExit:
         buffer = self._ref()
         if buffer is not None and buffer.pid == os.getpid():
             try:
-                buffer.flush()
+                buffer.flush(last_chance=True)
             except Exception:
                 log.exception("audit buffer: flush at exit failed")

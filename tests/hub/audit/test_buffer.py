@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import sso.accounts.models  # noqa: F401  (the users table, which audit rows refer to: their DDL needs it)
 from sso.audit import flush, record
 from sso.audit.buffer import AuditBuffer, parse_buffered
 from sso.audit.models import AuditEvent
@@ -197,21 +198,77 @@ def test_a_forked_process_gets_its_own_buffer(app, slow) -> None:  # type: ignor
         hub_state(app).features["audit.buffer"] = slow
 
 
-def test_failed_flush_is_retried_then_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failed_flush_keeps_its_rows_until_the_database_answers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database cannot be written (here: no audit table yet); the rows wait in the queue
+    and are written, oldest first, once it can."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'later.sqlite3'}")
+    buffer = AuditBuffer(engine, AuditEvent.__table__, interval=60)
+    try:
+        assert buffer.put({"event": "jump", "actor": "ann", "user_id": 7, "app_slug": "invoices",
+                           "detail": {"n": 1}})
+        with caplog.at_level(logging.WARNING, logger="sso.audit.buffer"):
+            assert buffer.flush() == 0
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("retrying once" in m for m in messages)
+        assert any("kept, to be written when the database answers" in m for m in messages)
+        assert not any("lost" in m for m in messages)
+        assert buffer.pending == 1
+        assert buffer.put({"event": "jump", "actor": "bob", "user_id": 8, "app_slug": "invoices",
+                           "detail": {"n": 2}})
+        AuditEvent.__table__.create(engine)  # type: ignore[attr-defined]  # the database is back
+        assert buffer.flush() == 2 and buffer.pending == 0
+        with engine.connect() as conn:
+            assert [row.actor for row in conn.execute(sa.text("SELECT actor FROM audit_events ORDER BY id"))] == [
+                "ann", "bob"]
+    finally:
+        buffer.close()
+        engine.dispose()
+
+
+def test_the_thread_writes_kept_rows_by_itself_when_the_database_is_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'back.sqlite3'}")
+    buffer = AuditBuffer(engine, AuditEvent.__table__, interval=0.02)
+    caplog.set_level(logging.WARNING, logger="sso.audit.buffer")
+    try:
+        for n in range(3):
+            assert buffer.put({"event": "jump", "actor": "ann", "detail": {"n": n}})
+
+        def tried_and_kept() -> bool:
+            return buffer.pending == 3 and any("kept" in r.getMessage() for r in caplog.records)
+
+        _wait_for(tried_and_kept)
+        AuditEvent.__table__.create(engine)  # type: ignore[attr-defined]
+
+        def written() -> bool:
+            with engine.connect() as conn:
+                return conn.execute(sa.text("SELECT count(*) FROM audit_events")).scalar() == 3
+
+        _wait_for(written)
+        assert buffer.pending == 0
+    finally:
+        buffer.close()
+        engine.dispose()
+
+
+def test_rows_that_cannot_be_written_at_close_are_logged_as_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")  # no audit table in it
     buffer = AuditBuffer(engine, AuditEvent.__table__, interval=60)
     try:
         assert buffer.put({"event": "jump", "actor": "ann", "user_id": 7, "app_slug": "invoices",
                            "detail": {"flow": "jump"}})
         with caplog.at_level(logging.WARNING, logger="sso.audit.buffer"):
-            assert buffer.flush() == 0
+            buffer.close()
         messages = [r.getMessage() for r in caplog.records]
-        assert any("retrying once" in m for m in messages)
-        assert any("failed again" in m for m in messages)
+        assert any("failed again" in m and "lost" in m for m in messages)
         assert any("audit event lost: jump user_id=7 app=invoices" in m for m in messages)
         assert buffer.pending == 0
     finally:
-        buffer.close()
         engine.dispose()
 
 
