@@ -12,7 +12,11 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from sso.audit import flush
+from sso.audit.buffer import AuditBuffer
 from sso.audit.models import AuditEvent
+from sso.audit.service import close_buffer
+from sso.base.context import hub_state
 from sso.base.db import db
 from tests.conftest import HUB_USER_PASSWORD, unavailable
 
@@ -124,6 +128,32 @@ def test_database_down_gives_503_everywhere_and_it_recovers(  # type: ignore[no-
     assert client.get(f"/sso/jump/{slug}").status_code == 302
     assert client.get("/readyz").json == {"status": "ready", "database": "ok"}
     assert _jumps(app) == 2  # the two tokens that left, and only those
+
+
+@pytest.mark.postgres
+def test_buffered_jump_rows_wait_out_a_database_outage(  # type: ignore[no-untyped-def]
+    relayed_config, relay: TcpRelay, app, client, auth, connected_app
+) -> None:
+    """With the default buffering of jump rows, a token whose row was still queued when the
+    database went away gets its row once the database is back."""
+    slug, _secret = connected_app
+    app.config["AUDIT_BUFFERED"] = frozenset({"jump"})
+    with app.app_context():
+        buffer = AuditBuffer(db.engine, AuditEvent.__table__, interval=60)  # only flush() writes
+    hub_state(app).features["audit.buffer"] = buffer
+    try:
+        assert auth.login().status_code == 302
+        assert client.get(f"/sso/jump/{slug}").status_code == 302  # the token left; its row is queued
+        relay.stop()
+        with app.app_context():
+            assert flush() == 0  # cannot be written now ...
+        assert buffer.pending == 1  # ... and is kept
+        relay.start()
+        with app.app_context():
+            assert flush() == 1
+        assert _jumps(app) == 1
+    finally:
+        close_buffer(app)
 
 
 @pytest.fixture
