@@ -10,7 +10,6 @@ Messages name the app's URL without its query and never contain the token.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from scim2_models import Email, Group, ListResponse, Name, PatchOp, ScimProvider
 from scim2_models import SCIMException as ScimErrorAnswer
 
 from .errors import PairingError
-from .sources import safe_url
+from .sources import member_operations, safe_url
 
 T = TypeVar("T")
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -196,11 +195,7 @@ class ScimClient:
     def change_members(self, group: RemoteGroup, *, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
         """``PATCH /Groups/{id}`` (RFC 7644 section 3.5.2): ``add`` the ``members`` with these
         user ids, ``remove`` ``members[value eq "..."]`` for each of ``remove``."""
-        operations: list[dict[str, Any]] = []
-        if add:
-            operations.append({"op": "add", "path": "members", "value": [{"value": ref} for ref in add]})
-        for ref in remove:
-            operations.append({"op": "remove", "path": f"members[value eq {json.dumps(ref)}]"})
+        operations = member_operations(add, remove)
         if not operations:
             return
         patch = PatchOp[Group].model_validate(

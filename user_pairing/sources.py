@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -28,6 +28,17 @@ SCIM_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 SCIM_PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 MAX_PAGES = 10_000
 MAX_USERS = 2_000_000
+
+
+def member_operations(add: Sequence[str], remove: Sequence[str]) -> list[dict[str, Any]]:
+    """The ``Operations`` of a Group PATCH (RFC 7644 section 3.5.2) that adds the ``members``
+    with the user ids ``add`` and removes ``members[value eq "..."]`` for each of ``remove``."""
+    operations: list[dict[str, Any]] = []
+    if add:
+        operations.append({"op": "add", "path": "members", "value": [{"value": ref} for ref in add]})
+    for ref in remove:
+        operations.append({"op": "remove", "path": f"members[value eq {json.dumps(ref)}]"})
+    return operations
 
 
 @dataclass(frozen=True)
@@ -287,11 +298,7 @@ class ScimSource(DirectorySource):
     def change_members(self, group_ref: str, *, add: list[str], remove: list[str]) -> None:
         """One ``PATCH /Groups/{id}`` (RFC 7644 section 3.5.2): add ``members``, and remove
         ``members[value eq "..."]`` for each user to take out."""
-        operations: list[dict[str, Any]] = []
-        if add:
-            operations.append({"op": "add", "path": "members", "value": [{"value": ref} for ref in add]})
-        for ref in remove:
-            operations.append({"op": "remove", "path": f"members[value eq {json.dumps(ref)}]"})
+        operations = member_operations(add, remove)
         if not operations:
             return
         url = f"{self.groups_url}/{quote(group_ref, safe='')}"
